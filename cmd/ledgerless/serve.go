@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/ledgerless/ledgerless/server"
+)
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ledgerless",
+		Short: "Failover controller for master/slave broker groups, with all state in etcd",
+		Long: `ledgerless elects and fences the masters of RocketMQ-style broker groups.
+Controller replicas are stateless: state lives in etcd (external, or embedded
+in the controller), broker liveness is an etcd lease per broker, and every
+master change is one epoch-bumping etcd transaction.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(newServe())
+	return root
+}
+
+func newServe() *cobra.Command {
+	v := viper.New()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a controller replica",
+		Long: `Run a controller replica serving the REST API.
+
+With no --etcd-endpoints, the replica starts an embedded etcd member in
+--data-dir (a single member by default; give --embedded-initial-cluster to
+let several replicas form one etcd cluster). With --etcd-endpoints it uses
+that etcd cluster and keeps no state of its own.
+
+Configuration comes from flags, then LEDGERLESS_* environment variables
+(LEDGERLESS_ETCD_ENDPOINTS for --etcd-endpoints), then the YAML file given
+by --config (keys are the flag names), then the defaults shown here.`,
+		Example: `  # one replica with an embedded etcd in ./ledgerless.data
+  ledgerless serve
+
+  # a second replica using the first one's embedded etcd
+  ledgerless serve --listen :9978 --replica-id r2 --etcd-endpoints http://127.0.0.1:9879`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := serveConfig(v, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	d := server.Defaults()
+	f := cmd.Flags()
+	f.String("config", "", "YAML configuration file")
+	f.String("listen", d.Listen, "HTTP listen address")
+	f.String("advertise-url", "", "URL other replicas and operators reach this replica at (default http://<replica-id>:<listen port>)")
+	f.String("data-dir", d.DataDir, "directory of the embedded etcd's data")
+	f.String("replica-id", d.ReplicaID, "this replica's name, unique among replicas (default: host name)")
+	f.StringSlice("etcd-endpoints", nil, "external etcd client URLs, comma-separated; none: run an embedded etcd")
+	f.Duration("etcd-dial-timeout", d.Etcd.DialTimeout, "timeout to connect to etcd")
+	f.String("etcd-username", "", "etcd user name")
+	f.String("etcd-password", "", "etcd password (prefer LEDGERLESS_ETCD_PASSWORD)")
+	f.String("etcd-ca-file", "", "CA bundle verifying etcd's servers; enables TLS")
+	f.String("etcd-cert-file", "", "client certificate for etcd")
+	f.String("etcd-key-file", "", "client key for etcd")
+	f.String("etcd-prefix", d.Etcd.Prefix, "prefix of every key ledgerless writes")
+	f.String("embedded-name", "", "embedded etcd member name (default: the replica id)")
+	f.String("embedded-client-url", d.Embedded.ClientURL, "embedded etcd client URL, listened on and advertised")
+	f.String("embedded-peer-url", d.Embedded.PeerURL, "embedded etcd peer URL, listened on and advertised")
+	f.String("embedded-initial-cluster", "", "embedded etcd initial cluster, name=peerURL,... (default: this member alone)")
+	f.Duration("shutdown-timeout", d.ShutdownTimeout, "longest graceful shutdown before giving up")
+	f.String("log-level", "info", "log level: debug, info, warn, error")
+	f.String("log-format", "text", "log format: text or json")
+	_ = v.BindPFlags(f)
+	return cmd
+}
+
+// serveConfig reads flags, environment and file, in falling precedence,
+// into a server.Config.
+func serveConfig(v *viper.Viper, stderr io.Writer) (server.Config, error) {
+	v.SetEnvPrefix("LEDGERLESS")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
+	v.AutomaticEnv()
+	if file := v.GetString("config"); file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return server.Config{}, fmt.Errorf("config file: %w", err)
+		}
+	}
+	log, err := newLogger(stderr, v.GetString("log-level"), v.GetString("log-format"))
+	if err != nil {
+		return server.Config{}, err
+	}
+	cfg := server.Defaults()
+	cfg.Version = version
+	cfg.Logger = log
+	cfg.Listen = v.GetString("listen")
+	cfg.AdvertiseURL = v.GetString("advertise-url")
+	cfg.DataDir = v.GetString("data-dir")
+	cfg.ReplicaID = v.GetString("replica-id")
+	cfg.Etcd.Endpoints = list(v.GetStringSlice("etcd-endpoints"))
+	cfg.Etcd.DialTimeout = v.GetDuration("etcd-dial-timeout")
+	cfg.Etcd.Username = v.GetString("etcd-username")
+	cfg.Etcd.Password = v.GetString("etcd-password")
+	cfg.Etcd.CAFile = v.GetString("etcd-ca-file")
+	cfg.Etcd.CertFile = v.GetString("etcd-cert-file")
+	cfg.Etcd.KeyFile = v.GetString("etcd-key-file")
+	cfg.Etcd.Prefix = v.GetString("etcd-prefix")
+	cfg.Embedded.Name = v.GetString("embedded-name")
+	cfg.Embedded.ClientURL = v.GetString("embedded-client-url")
+	cfg.Embedded.PeerURL = v.GetString("embedded-peer-url")
+	cfg.Embedded.InitialCluster = v.GetString("embedded-initial-cluster")
+	cfg.ShutdownTimeout = v.GetDuration("shutdown-timeout")
+	if v.GetString("log-level") == "debug" {
+		cfg.Embedded.LogLevel = "info"
+	}
+	return cfg, cfg.Validate()
+}
+
+// list splits comma-separated items, as environment variables and YAML
+// strings give them, and drops empty ones.
+func list(items []string) []string {
+	var out []string
+	for _, item := range items {
+		for _, s := range strings.Split(item, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log-format %q: want text or json", format)
+}
+

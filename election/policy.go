@@ -1,0 +1,177 @@
+// Package election decides and commits master elections. The policy is a
+// pure function of a group's state, its brokers' liveness and heartbeat
+// data, and the runtime configuration; the Elector reads a group, decides,
+// and writes the decision in one epoch-bumping transaction that compares
+// the group's revision, so that however many replicas try, one wins.
+package election
+
+import (
+	"cmp"
+	"fmt"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+)
+
+// Trigger says why an election is considered.
+type Trigger int
+
+const (
+	// Automatic: a replica noticed a lost lease or reconciles.
+	Automatic Trigger = iota
+	// Resigned: the master resigned through this replica; no grace applies.
+	Resigned
+	// Admin: an operator asked, optionally naming the new master.
+	Admin
+)
+
+// Input is everything a decision depends on.
+type Input struct {
+	Group      ledgerless.Group
+	Config     ledgerless.RuntimeConfig
+	Trigger    Trigger
+	Designated int64 // Admin only: the broker to elect; 0 lets the policy choose
+	// ConnectedFor is how long this replica has been connected to etcd
+	// without interruption. A master whose lease expired while no replica
+	// could hear its heartbeats is not deposed before this reaches the
+	// master's heartbeat timeout.
+	ConnectedFor time.Duration
+}
+
+// Decision is the outcome of Decide. Change false with a nil Err means
+// nothing is to be done (RetryAfter > 0: look again then).
+type Decision struct {
+	Change     bool
+	Next       ledgerless.State
+	Reason     string
+	Err        error // Admin only: why the election was refused
+	RetryAfter time.Duration
+}
+
+// Decide applies the election rules to in.
+func Decide(in Input) Decision {
+	g, st := in.Group, in.Group.State
+	master, hasMaster := g.Master()
+	masterAlive := hasMaster && master.Alive
+
+	if in.Trigger == Admin {
+		return decideAdmin(in, masterAlive)
+	}
+	if masterAlive {
+		return Decision{}
+	}
+	if st.MasterEpoch > 0 && in.Config.GroupPaused(g.Key) {
+		return Decision{}
+	}
+	reason := ReasonFor(in.Trigger, st)
+	if hasMaster && in.Trigger == Automatic && in.ConnectedFor < master.HeartbeatTimeout {
+		return Decision{RetryAfter: master.HeartbeatTimeout - in.ConnectedFor}
+	}
+	if w, ok := Best(Candidates(g, in.Config.EnableElectUncleanMaster || st.MasterEpoch == 0)); ok {
+		return Decision{Change: true, Next: elect(st, w), Reason: reason}
+	}
+	if st.MasterBrokerID == 0 {
+		return Decision{} // already master-less; elect when a candidate appears
+	}
+	next := st
+	next.MasterBrokerID, next.MasterAddress = 0, ""
+	next.MasterEpoch++
+	return Decision{Change: true, Next: next, Reason: reason}
+}
+
+// ReasonFor names the reason recorded for an automatic or resigned change.
+func ReasonFor(t Trigger, st ledgerless.State) string {
+	switch {
+	case st.MasterEpoch == 0:
+		return ledgerless.ReasonFirstMaster
+	case t == Resigned:
+		return ledgerless.ReasonResigned
+	case st.MasterBrokerID == 0:
+		return ledgerless.ReasonNoMaster
+	}
+	return ledgerless.ReasonMasterLost
+}
+
+func decideAdmin(in Input, masterAlive bool) Decision {
+	g, st := in.Group, in.Group.State
+	unclean := in.Config.EnableElectUncleanMaster || st.MasterEpoch == 0
+	if in.Designated != 0 {
+		if in.Designated == st.MasterBrokerID && masterAlive {
+			return Decision{Err: fmt.Errorf("%w: broker %d is already master of %s", ledgerless.ErrMasterStillExist, in.Designated, g.Key)}
+		}
+		b, ok := g.Broker(in.Designated)
+		switch {
+		case !ok:
+			return Decision{Err: fmt.Errorf("%w: broker %d is not registered in %s", ledgerless.ErrElectMasterFailed, in.Designated, g.Key)}
+		case !b.Alive:
+			return Decision{Err: fmt.Errorf("%w: broker %d is not alive", ledgerless.ErrElectMasterFailed, b.ID)}
+		case !st.InSync(b.ID) && !unclean:
+			return Decision{Err: fmt.Errorf("%w: broker %d is not in the SyncStateSet and enableElectUncleanMaster is off", ledgerless.ErrElectMasterFailed, b.ID)}
+		}
+		return Decision{Change: true, Next: elect(st, *b), Reason: ledgerless.ReasonAdmin}
+	}
+	w, ok := Best(Candidates(g, unclean))
+	if !ok {
+		return Decision{Err: fmt.Errorf("%w: no alive candidate in %s other than the master", ledgerless.ErrElectMasterFailed, g.Key)}
+	}
+	return Decision{Change: true, Next: elect(st, w), Reason: ledgerless.ReasonAdmin}
+}
+
+// Candidates returns the brokers that may become master: the alive members
+// of the SyncStateSet other than the current master, or, when there are none
+// and unclean is set, every alive broker other than the current master.
+func Candidates(g ledgerless.Group, unclean bool) []ledgerless.Broker {
+	var inSync, any []ledgerless.Broker
+	for _, b := range g.Brokers {
+		if !b.Alive || b.ID == g.State.MasterBrokerID {
+			continue
+		}
+		any = append(any, b)
+		if g.State.InSync(b.ID) {
+			inSync = append(inSync, b)
+		}
+	}
+	if len(inSync) > 0 || !unclean {
+		return inSync
+	}
+	return any
+}
+
+// Best returns the best candidate: highest epoch, then highest maxOffset,
+// then lowest electionPriority, then lowest brokerId.
+func Best(candidates []ledgerless.Broker) (ledgerless.Broker, bool) {
+	if len(candidates) == 0 {
+		return ledgerless.Broker{}, false
+	}
+	best := candidates[0]
+	for _, b := range candidates[1:] {
+		if Compare(b, best) < 0 {
+			best = b
+		}
+	}
+	return best, true
+}
+
+// Compare orders brokers by election preference: negative when a is the
+// better master. It is a total order on distinct broker ids.
+func Compare(a, b ledgerless.Broker) int {
+	if c := cmp.Compare(b.Heartbeat.Epoch, a.Heartbeat.Epoch); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Heartbeat.MaxOffset, a.Heartbeat.MaxOffset); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Heartbeat.ElectionPriority, b.Heartbeat.ElectionPriority); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// elect returns st with w as the new master.
+func elect(st ledgerless.State, w ledgerless.Broker) ledgerless.State {
+	st.MasterBrokerID, st.MasterAddress = w.ID, w.Address
+	st.MasterEpoch++
+	st.SyncStateSet = []int64{w.ID}
+	st.SyncStateSetEpoch++
+	return st
+}

@@ -1,0 +1,110 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/service"
+)
+
+// DefaultWait is a long poll's wait when only index is given.
+const DefaultWait = 30 * time.Second
+
+func (h *Handler) group(c *gin.Context) {
+	g, ok := groupKey(c)
+	if !ok {
+		return
+	}
+	index, wait, ok := longPoll(c)
+	if !ok {
+		return
+	}
+	var grp *ledgerless.Group
+	var err error
+	if wait > 0 {
+		grp, err = h.svc.WaitGroup(c.Request.Context(), g, index, wait)
+	} else {
+		grp, err = h.svc.Group(c.Request.Context(), g)
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	writeGroup(c, grp)
+}
+
+func writeGroup(c *gin.Context, grp *ledgerless.Group) {
+	c.Header(IndexHeader, strconv.FormatInt(grp.Index, 10))
+	c.JSON(http.StatusOK, toGroup(grp))
+}
+
+// longPoll parses ?index=N&wait=D. wait is 0 for a plain read; it defaults
+// to DefaultWait when index is given, and is capped at service.MaxWait.
+func longPoll(c *gin.Context) (index int64, wait time.Duration, ok bool) {
+	is, hasIndex := c.GetQuery("index")
+	ws, hasWait := c.GetQuery("wait")
+	if !hasIndex && !hasWait {
+		return 0, 0, true
+	}
+	if hasIndex {
+		var err error
+		if index, err = strconv.ParseInt(is, 10, 64); err != nil || index < 0 {
+			invalid(c, http.StatusBadRequest, fmt.Sprintf("index %q is not a non-negative integer", is))
+			return 0, 0, false
+		}
+	}
+	wait = DefaultWait
+	if hasWait {
+		var err error
+		if wait, err = time.ParseDuration(ws); err != nil || wait <= 0 || wait > service.MaxWait {
+			invalid(c, http.StatusBadRequest, fmt.Sprintf("wait %q must be a duration such as 30s, above 0 and at most %s", ws, service.MaxWait))
+			return 0, 0, false
+		}
+	}
+	return index, wait, true
+}
+
+func (h *Handler) groups(c *gin.Context) {
+	cluster := c.Param("cluster")
+	if err := ledgerless.ValidateName("cluster", cluster); err != nil {
+		h.fail(c, err)
+		return
+	}
+	grps, err := h.svc.ClusterGroups(c.Request.Context(), cluster)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := groupsResponse{Groups: make([]group, len(grps))}
+	for i, g := range grps {
+		out.Groups[i] = toGroup(g)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) clusters(c *gin.Context) {
+	cs, err := h.svc.Clusters(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := clustersResponse{Clusters: []cluster{}}
+	for _, x := range cs {
+		out.Clusters = append(out.Clusters, cluster{Cluster: x.Name, Groups: x.Groups})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) controller(c *gin.Context) {
+	ctl, err := h.svc.Controller(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toController(ctl))
+}

@@ -1,0 +1,175 @@
+// Package server runs one ledgerless controller replica: it owns the
+// replica's configuration, wires etcd (embedded or external), the service
+// and the HTTP API together, and runs them until shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/service"
+	"github.com/ledgerless/ledgerless/store"
+)
+
+// Config is a replica's configuration. Zero fields take the defaults that
+// Defaults documents.
+type Config struct {
+	Listen       string // HTTP listen address
+	AdvertiseURL string // how other replicas and operators reach this one
+	DataDir      string // embedded etcd's data lives below it
+	ReplicaID    string
+	Version      string
+
+	Etcd     store.ClientConfig // no endpoints: run an embedded etcd
+	Embedded store.EmbeddedConfig
+
+	ShutdownTimeout time.Duration
+	Reconcile       time.Duration // election safety-net period
+	Logger          *slog.Logger
+}
+
+// Defaults returns the configuration used when nothing is set: listen on
+// :9878 and run a single-member embedded etcd in ./ledgerless.data with
+// clients on 127.0.0.1:9879 and peers on 127.0.0.1:9880.
+func Defaults() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Listen:    ":9878",
+		DataDir:   "ledgerless.data",
+		ReplicaID: host,
+		Version:   "dev",
+		Etcd:      store.ClientConfig{DialTimeout: 5 * time.Second, Prefix: store.DefaultPrefix},
+		Embedded: store.EmbeddedConfig{ClientURL: "http://127.0.0.1:9879", PeerURL: "http://127.0.0.1:9880",
+			StartTimeout: time.Minute},
+		ShutdownTimeout: 10 * time.Second,
+		Reconcile:       time.Second,
+	}
+}
+
+// Validate checks c and fills in what derives from other fields.
+func (c *Config) Validate() error {
+	if c.ReplicaID == "" {
+		return errors.New("replica-id is required (it defaults to the host name)")
+	}
+	if err := ledgerless.ValidateName("replica", c.ReplicaID); err != nil {
+		return fmt.Errorf("replica-id: %s", strings.TrimPrefix(err.Error(), ledgerless.ErrInvalidRequest.Error()+": "))
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		return fmt.Errorf("listen %q: want host:port or :port", c.Listen)
+	}
+	if c.AdvertiseURL == "" {
+		_, port, _ := net.SplitHostPort(c.Listen)
+		c.AdvertiseURL = "http://" + net.JoinHostPort(c.ReplicaID, port)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return errors.New("shutdown-timeout must be positive")
+	}
+	if !strings.HasPrefix(c.Etcd.Prefix, "/") || !strings.HasSuffix(c.Etcd.Prefix, "/") {
+		return fmt.Errorf("etcd-prefix %q must start and end with /", c.Etcd.Prefix)
+	}
+	if len(c.Etcd.Endpoints) > 0 {
+		return nil
+	}
+	for name, u := range map[string]string{"embedded-client-url": c.Embedded.ClientURL, "embedded-peer-url": c.Embedded.PeerURL} {
+		if p, err := url.Parse(u); err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
+			return fmt.Errorf("%s %q: want http://host:port", name, u)
+		}
+	}
+	if c.DataDir == "" {
+		return errors.New("data-dir is required for the embedded etcd")
+	}
+	if c.Embedded.Name == "" {
+		c.Embedded.Name = c.ReplicaID
+	}
+	c.Embedded.DataDir = c.DataDir
+	return nil
+}
+
+// Run runs the replica until ctx ends, then shuts down within
+// ShutdownTimeout: long polls answer at once, HTTP drains, the replica's
+// presence lease is revoked, and the embedded etcd (if any) stops last.
+// It returns the first failure of any part, or nil after a clean shutdown.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+
+	etcdCfg := cfg.Etcd
+	if len(etcdCfg.Endpoints) == 0 {
+		log.Info("starting embedded etcd", "dataDir", cfg.DataDir, "name", cfg.Embedded.Name,
+			"clientURL", cfg.Embedded.ClientURL, "peerURL", cfg.Embedded.PeerURL)
+		emb, err := store.StartEmbedded(cfg.Embedded)
+		if err != nil {
+			return err
+		}
+		defer emb.Close()
+		etcdCfg.Endpoints = emb.Endpoints()
+		g.Go(func() error { return emb.Run(gctx) })
+	}
+	st, err := store.Open(etcdCfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	svc := service.New(service.Options{Store: st, ReplicaID: cfg.ReplicaID, Logger: log,
+		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handlers.New(svc, log, handlers.NewMetrics(svc.Hub().Waiters)),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      service.MaxWait + 30*time.Second, // long polls
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("controller replica serving", "replica", cfg.ReplicaID, "listen", ln.Addr().String(),
+		"advertise", cfg.AdvertiseURL, "etcd", etcdCfg.Endpoints, "version", cfg.Version)
+
+	g.Go(func() error { return svc.Run(gctx) })
+	g.Go(func() error {
+		return st.RunReplica(gctx, ledgerless.Replica{ID: cfg.ReplicaID, Address: cfg.AdvertiseURL,
+			Version: cfg.Version, StartedAt: time.Now()}, func(err error) { log.Warn("replica registration", "err", err) })
+	})
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		svc.Drain()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("http shutdown: %w", err)
+		}
+		return nil
+	})
+	err = g.Wait()
+	log.Info("stopped", "err", err)
+	return err
+}

@@ -1,0 +1,150 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/store"
+)
+
+// MaxWait caps a long poll's wait.
+const MaxWait = 5 * time.Minute
+
+// Group reads a group linearizably. It returns ErrBrokerMetadataNotExist
+// for a group that does not exist.
+func (s *Service) Group(ctx context.Context, g ledgerless.GroupKey) (*ledgerless.Group, error) {
+	snap, err := s.existing(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	return s.indexed(snap), nil
+}
+
+func (s *Service) indexed(snap *store.Snapshot) *ledgerless.Group {
+	grp := snap.Group
+	grp.Index = max(grp.Index, s.hub.floor(grp.Key))
+	return &grp
+}
+
+// WaitGroup is the long poll: it returns group g as soon as its index
+// exceeds index, or when wait has passed, read afresh either way.
+func (s *Service) WaitGroup(ctx context.Context, g ledgerless.GroupKey, index int64, wait time.Duration) (*ledgerless.Group, error) {
+	timer := time.NewTimer(min(wait, MaxWait))
+	defer timer.Stop()
+	s.hub.addWaiter(1)
+	defer s.hub.addWaiter(-1)
+	for {
+		changed := s.hub.listen(g)
+		grp, err := s.Group(ctx, g)
+		if err != nil || grp.Index > index {
+			return grp, err
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return s.Group(ctx, g)
+		case <-s.draining:
+			return s.Group(ctx, g)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// ClusterGroups reads every group of a cluster; an unknown cluster is
+// ErrBrokerMetadataNotExist.
+func (s *Service) ClusterGroups(ctx context.Context, cluster string) ([]*ledgerless.Group, error) {
+	snaps, err := s.store.ReadCluster(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	if len(snaps) == 0 {
+		return nil, fmt.Errorf("cluster %s: %w", cluster, ledgerless.ErrBrokerMetadataNotExist)
+	}
+	out := make([]*ledgerless.Group, len(snaps))
+	for i, snap := range snaps {
+		out[i] = s.indexed(snap)
+	}
+	return out, nil
+}
+
+// Cluster names a cluster and its groups.
+type Cluster struct {
+	Name   string
+	Groups []string
+}
+
+// Clusters lists every cluster with its group names, sorted.
+func (s *Service) Clusters(ctx context.Context) ([]Cluster, error) {
+	keys, err := s.store.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Cluster
+	for _, k := range keys {
+		if len(out) == 0 || out[len(out)-1].Name != k.Cluster {
+			out = append(out, Cluster{Name: k.Cluster})
+		}
+		out[len(out)-1].Groups = append(out[len(out)-1].Groups, k.Group)
+	}
+	return out, nil
+}
+
+// Config reads the runtime configuration.
+func (s *Service) Config(ctx context.Context) (ledgerless.RuntimeConfig, error) {
+	c, _, err := s.store.ReadConfig(ctx)
+	return c, err
+}
+
+// PatchConfig applies patch to the runtime configuration, validates the
+// result and writes it with a compare-and-swap; it returns the new
+// configuration. A patch that fails validation changes nothing.
+func (s *Service) PatchConfig(ctx context.Context, patch func(*ledgerless.RuntimeConfig) error) (ledgerless.RuntimeConfig, error) {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		c, rev, err := s.store.ReadConfig(ctx)
+		if err != nil {
+			return c, err
+		}
+		c.PausedGroups = slices.Clone(c.PausedGroups)
+		if err := patch(&c); err != nil {
+			return c, err
+		}
+		if err := c.Validate(); err != nil {
+			return c, err
+		}
+		err = s.store.WriteConfig(ctx, c, rev)
+		if err == nil {
+			s.log.Info("runtime config changed", "enableElectUncleanMaster", c.EnableElectUncleanMaster,
+				"paused", c.Paused, "pausedGroups", c.PausedGroups,
+				"defaultHeartbeatTimeoutMs", c.DefaultHeartbeatTimeout.Milliseconds())
+			return c, nil
+		}
+		if !isConflict(err) {
+			return c, err
+		}
+	}
+	return ledgerless.RuntimeConfig{}, conflict("patch config")
+}
+
+// Controller describes the controller: its replicas and its etcd.
+type Controller struct {
+	Replicas []ledgerless.Replica
+	Etcd     store.EtcdStatus
+	Embedded bool
+}
+
+// Controller reads the controller's metadata.
+func (s *Service) Controller(ctx context.Context) (Controller, error) {
+	replicas, err := s.store.ListReplicas(ctx)
+	if err != nil {
+		return Controller{}, err
+	}
+	st, err := s.store.Status(ctx)
+	if err != nil {
+		return Controller{}, err
+	}
+	return Controller{Replicas: replicas, Etcd: st, Embedded: s.embedded}, nil
+}

@@ -1,0 +1,146 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/election"
+	"github.com/ledgerless/ledgerless/store"
+)
+
+// Beat is a broker's heartbeat.
+type Beat struct {
+	Address string        // "": unchanged
+	Timeout time.Duration // 0: unchanged
+	Data    ledgerless.HeartbeatData
+}
+
+// Heartbeat keeps broker id alive, records its data and returns the
+// group's state as of this heartbeat.
+//
+// The path is built for throughput. A replica caches each broker's
+// registration, lease and data revision (store.Member), so that an
+// ordinary heartbeat is two etcd requests and no reads: one lease renewal
+// over a shared keep-alive stream, and one transaction that compares the
+// cached revisions, writes the data (only when it moved forward) and reads
+// the group state. When the cache is stale the compare fails and the
+// heartbeat reads the broker afresh; when the lease is gone (expired,
+// resigned, or renewed by another replica's revival) the broker is made
+// alive again with a new lease, which may elect it.
+//
+// lastHeartbeat is written with the data; when the data does not change it
+// is refreshed at least every third of the heartbeat timeout, so a
+// controller that only renews the lease does not write to etcd at all.
+func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (ledgerless.State, error) {
+	e := s.member(g, id)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if e.m == nil {
+			m, _, err := s.store.ReadMember(ctx, g, id)
+			if err != nil {
+				if errors.Is(err, ledgerless.ErrBrokerNeedToBeRegistered) {
+					s.forget(g, id)
+				}
+				return ledgerless.State{}, err
+			}
+			e.m = m
+		}
+		st, err := s.beat(ctx, e.m, beat)
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrLeaseNotFound) {
+			e.m = nil
+			continue
+		}
+		return st, err
+	}
+	return ledgerless.State{}, conflict("heartbeat")
+}
+
+// beat is one heartbeat attempt against cached member m. It returns
+// store.ErrConflict or store.ErrLeaseNotFound when m is stale.
+func (s *Service) beat(ctx context.Context, m *store.Member, beat Beat) (ledgerless.State, error) {
+	b := m.Broker
+	changed := (beat.Address != "" && beat.Address != b.Address) || (beat.Timeout != 0 && beat.Timeout != b.HeartbeatTimeout)
+	if m.Lease == 0 || changed {
+		return ledgerless.State{}, s.revive(ctx, m.Group, b.ID, beat)
+	}
+	if _, err := s.store.KeepAlive(ctx, m.Lease); err != nil {
+		return ledgerless.State{}, err
+	}
+	now := s.now()
+	next, forward := b.Heartbeat.Advance(beat.Data)
+	if forward && (next != b.Heartbeat || now.Sub(b.LastHeartbeat) >= b.HeartbeatTimeout/3) {
+		return s.store.RecordHeartbeat(ctx, m, next, now)
+	}
+	return s.store.CheckMember(ctx, m)
+}
+
+// revive makes a registered broker alive again, or changes its address or
+// heartbeat timeout, through the registration transaction. It returns
+// store.ErrConflict so that the caller re-reads the broker and records the
+// heartbeat's data on the next attempt.
+func (s *Service) revive(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) error {
+	snap, err := s.store.ReadGroup(ctx, g)
+	if err != nil {
+		return err
+	}
+	b, ok := snap.Group.Broker(id)
+	if !ok {
+		return fmt.Errorf("broker %d of %s: %w", id, g, ledgerless.ErrBrokerNeedToBeRegistered)
+	}
+	nb := *b
+	if beat.Address != "" {
+		nb.Address = beat.Address
+	}
+	if beat.Timeout != 0 {
+		nb.HeartbeatTimeout = beat.Timeout
+	}
+	if err := s.upsert(ctx, snap, nb); err != nil {
+		return err
+	}
+	return fmt.Errorf("revived %d: %w", id, store.ErrConflict)
+}
+
+// Resign revokes broker id's lease: it is no longer alive. When it was the
+// master, this replica elects its successor at once.
+func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) error {
+	defer s.forget(g, id)
+	m, st, err := s.store.ReadMember(ctx, g, id)
+	if err != nil {
+		return err
+	}
+	if m.Lease != 0 {
+		if err := s.store.RevokeLease(ctx, m.Lease); err != nil {
+			return err
+		}
+	}
+	if st.MasterBrokerID == id {
+		if _, err := s.elector.Elect(ctx, g, election.Resigned, 0); err != nil {
+			return fmt.Errorf("resign %d of %s: %w", id, g, err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) member(g ledgerless.GroupKey, id int64) *memberEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := memberKey{g, id}
+	e, ok := s.members[k]
+	if !ok {
+		e = &memberEntry{}
+		s.members[k] = e
+	}
+	return e
+}
+
+// forget drops the cached member of broker id, after a change made
+// elsewhere than in the heartbeat path.
+func (s *Service) forget(g ledgerless.GroupKey, id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.members, memberKey{g, id})
+}

@@ -1,0 +1,108 @@
+// Package service holds ledgerless's use cases: registering brokers,
+// heartbeats, resignation, group reads and long polls, elections, the
+// runtime configuration and the controller's own metadata. Every use case
+// reads linearizably from etcd and writes with compare-and-swap through
+// package store; nothing is answered from a cache of shared state.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/election"
+	"github.com/ledgerless/ledgerless/store"
+)
+
+// maxAttempts bounds re-reads after losing a compare-and-swap race.
+const maxAttempts = 8
+
+// Options configure a Service.
+type Options struct {
+	Store     *store.Store
+	ReplicaID string
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// Reconcile is the period of the election safety net; default 1 s.
+	Reconcile time.Duration
+	// Embedded says that etcd runs inside this replica (reported only).
+	Embedded bool
+}
+
+// Service implements the controller's use cases for one replica.
+type Service struct {
+	store    *store.Store
+	replica  string
+	log      *slog.Logger
+	now      func() time.Time
+	hub      *Hub
+	elector  *election.Elector
+	embedded bool
+
+	mu      sync.Mutex
+	members map[memberKey]*memberEntry
+
+	draining     chan struct{} // closed by Drain
+	drainingOnce sync.Once
+}
+
+type memberKey struct {
+	group ledgerless.GroupKey
+	id    int64
+}
+
+// memberEntry caches one broker's member record between heartbeats. Its
+// mutex orders the heartbeats of one broker on this replica.
+type memberEntry struct {
+	mu sync.Mutex
+	m  *store.Member
+}
+
+// New returns a Service; Run starts its background work.
+func New(opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{store: opts.Store, replica: opts.ReplicaID, log: opts.Logger, now: opts.Now,
+		embedded: opts.Embedded, members: map[memberKey]*memberEntry{}, draining: make(chan struct{})}
+	s.elector = election.NewElector(election.Options{Store: opts.Store, Replica: opts.ReplicaID,
+		Logger: opts.Logger, Now: opts.Now, Reconcile: opts.Reconcile,
+		ConnectedFor: func() time.Duration { return s.hub.ConnectedFor() }})
+	s.hub = newHub(opts.Store, opts.Logger, opts.Now, s.elector.Notify)
+	return s
+}
+
+// Run follows etcd and runs automatic elections until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.elector.Run(ctx) }()
+	err := s.hub.Run(ctx)
+	return errors.Join(err, <-errc)
+}
+
+// Drain makes every waiting and future long poll answer at once, so that
+// a replica that is shutting down hands its brokers the current state
+// instead of an error; they poll another replica next.
+func (s *Service) Drain() { s.drainingOnce.Do(func() { close(s.draining) }) }
+
+// Hub returns the replica's change hub.
+func (s *Service) Hub() *Hub { return s.hub }
+
+// Ready checks that etcd answers.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ready(ctx) }
+
+// conflict is the error returned when compare-and-swap retries ran out:
+// the state is changing faster than this replica can write; the client
+// should retry.
+func conflict(op string) error {
+	return fmt.Errorf("%s: %w: state kept changing for %d attempts", op, ledgerless.ErrUnavailable, maxAttempts)
+}
+
+func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }

@@ -1,0 +1,76 @@
+package store
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// ClientConfig says how to reach etcd.
+type ClientConfig struct {
+	Endpoints   []string
+	DialTimeout time.Duration
+	Username    string
+	Password    string
+	CAFile      string // verifies the etcd servers; enables TLS
+	CertFile    string // client certificate, with KeyFile
+	KeyFile     string
+	Prefix      string // key prefix; DefaultPrefix when empty
+}
+
+// Open connects to etcd and returns a Store that owns the connection.
+// Close the Store to release it.
+func Open(cfg ClientConfig) (*Store, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("open etcd: no endpoints")
+	}
+	cc := clientv3.Config{
+		Endpoints:   cfg.Endpoints,
+		DialTimeout: cfg.DialTimeout,
+		Username:    cfg.Username,
+		Password:    cfg.Password,
+		Logger:      zap.NewNop(),
+	}
+	if cfg.CAFile != "" || cfg.CertFile != "" {
+		t, err := tlsConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cc.TLS = t
+	}
+	cli, err := clientv3.New(cc)
+	if err != nil {
+		return nil, fmt.Errorf("open etcd %v: %w", cfg.Endpoints, err)
+	}
+	s := New(cli, cfg.Prefix)
+	s.owned = true
+	return s, nil
+}
+
+func tlsConfig(cfg ClientConfig) (*tls.Config, error) {
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd ca: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("etcd ca %s: no certificates found", cfg.CAFile)
+		}
+	}
+	if cfg.CertFile != "" || cfg.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd client certificate: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
