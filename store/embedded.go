@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // EmbeddedConfig configures an etcd server run inside the controller.
@@ -25,8 +27,9 @@ type EmbeddedConfig struct {
 
 // Embedded is a running embedded etcd member.
 type Embedded struct {
-	etcd *embed.Etcd
-	cfg  EmbeddedConfig
+	etcd  *embed.Etcd
+	cfg   EmbeddedConfig
+	level zap.AtomicLevel
 }
 
 // StartEmbedded starts an etcd member and waits until it serves clients or
@@ -36,10 +39,19 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	ec := embed.NewConfig()
 	ec.Dir = filepath.Join(cfg.DataDir, "etcd")
 	ec.Name = cfg.Name
-	ec.LogLevel = cfg.LogLevel
-	if ec.LogLevel == "" {
-		ec.LogLevel = "warn"
+	level := zap.NewAtomicLevelAt(zapcore.WarnLevel)
+	if cfg.LogLevel != "" {
+		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+			return nil, fmt.Errorf("embedded etcd log level %q: %w", cfg.LogLevel, err)
+		}
 	}
+	zc := zap.NewProductionConfig()
+	zc.Level, zc.Sampling = level, nil
+	lg, err := zc.Build()
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd logger: %w", err)
+	}
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// Heartbeat data is rewritten all the time; keep only recent history.
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
@@ -68,7 +80,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Embedded{etcd: e, cfg: cfg}, nil
+		return &Embedded{etcd: e, cfg: cfg, level: level}, nil
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd: %w", err)
@@ -95,5 +107,9 @@ func (e *Embedded) Run(ctx context.Context) error {
 	}
 }
 
-// Close stops the member; it is safe to call more than once.
-func (e *Embedded) Close() { e.etcd.Close() }
+// Close stops the member; it is safe to call more than once. etcd logs
+// its listeners' closing as errors; those lines are silenced.
+func (e *Embedded) Close() {
+	e.level.SetLevel(zapcore.FatalLevel)
+	e.etcd.Close()
+}
