@@ -154,4 +154,3 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("log-format %q: want text or json", format)
 }
-

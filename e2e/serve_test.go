@@ -1,0 +1,162 @@
+// Package e2e runs ledgerless as real processes on 127.0.0.1 and checks
+// what an operator would see.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ledgerless-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "ledgerless")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/ledgerless")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build ledgerless:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// proc is a running ledgerless process whose output is kept for failures.
+type proc struct {
+	cmd *exec.Cmd
+	out *bytes.Buffer
+	url string
+}
+
+func serve(t *testing.T, args ...string) *proc {
+	t.Helper()
+	listen := freeAddr(t)
+	cmd := exec.Command(binary, append([]string{"serve", "--listen", listen}, args...)...)
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, out: out, url: "http://" + listen}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		if t.Failed() {
+			t.Logf("output of %v:\n%s", cmd.Args, out)
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(p.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v not ready in time", cmd.Args)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and requires a clean exit within the shutdown timeout.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.out)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no exit within 15s of SIGTERM")
+	}
+}
+
+func call(t *testing.T, method, url, body string) (int, map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	_ = json.Unmarshal(data, &v)
+	return resp.StatusCode, v
+}
+
+func TestServeEmbeddedAndSecondReplica(t *testing.T) {
+	client := "http://" + freeAddr(t)
+	first := serve(t, "--data-dir", t.TempDir(), "--replica-id", "one",
+		"--embedded-client-url", client, "--embedded-peer-url", "http://"+freeAddr(t))
+	second := serve(t, "--replica-id", "two", "--etcd-endpoints", client)
+
+	status, body := call(t, "POST", first.url+"/v1/clusters/c/groups/g/brokers", `{"address":"127.0.0.1:10911","registerCode":"x"}`)
+	if status != http.StatusOK || body["brokerId"] != float64(1) {
+		t.Fatalf("register on the first replica: %d %v", status, body)
+	}
+	status, body = call(t, "GET", second.url+"/v1/clusters/c/groups/g", "")
+	if status != http.StatusOK || body["masterBrokerId"] != float64(1) {
+		t.Fatalf("group read on the second replica: %d %v", status, body)
+	}
+	status, body = call(t, "GET", second.url+"/v1/controller", "")
+	replicas, _ := body["replicas"].([]any)
+	if status != http.StatusOK || len(replicas) != 2 {
+		t.Fatalf("controller metadata: %d %v", status, body)
+	}
+	second.stop(t)
+	first.stop(t)
+}
+
+func TestServeHelpAndBadConfig(t *testing.T) {
+	out, err := exec.Command(binary, "serve", "--help").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--etcd-endpoints")) || !bytes.Contains(out, []byte("LEDGERLESS_")) {
+		t.Fatalf("serve --help: %v\n%s", err, out)
+	}
+	cmd := exec.Command(binary, "serve", "--log-format", "xml")
+	out, err = cmd.CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte(`log-format "xml"`)) {
+		t.Fatalf("bad log format: %v\n%s", err, out)
+	}
+	cmd = exec.Command(binary, "serve", "--data-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "LEDGERLESS_LISTEN=nonsense")
+	out, err = cmd.CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte(`listen "nonsense"`)) {
+		t.Fatalf("environment must configure serve: %v\n%s", err, out)
+	}
+}
