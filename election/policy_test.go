@@ -1,6 +1,7 @@
 package election
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -67,7 +68,7 @@ func set(ids ...int64) []int64 { return ids }
 // (sorted by id here); MasterAddress is the master's address.
 func grp(master, masterEpoch int64, sss []int64, sssEpoch int64, brokers ...ledgerless.Broker) ledgerless.Group {
 	bs := slices.Clone(brokers)
-	slices.SortFunc(bs, func(a, b ledgerless.Broker) int { return int(a.ID - b.ID) })
+	slices.SortFunc(bs, func(a, b ledgerless.Broker) int { return cmp.Compare(a.ID, b.ID) })
 	return ledgerless.Group{
 		Key: testKey,
 		State: ledgerless.State{
@@ -136,13 +137,21 @@ func masterless(masterEpoch int64, sss []int64, sssEpoch int64, reason string) o
 	return outcome{change: true, masterEpoch: masterEpoch, sss: sss, sssEpoch: sssEpoch, reason: reason}
 }
 
-func unchanged() outcome                  { return outcome{} }
-func retryAfter(d time.Duration) outcome  { return outcome{retry: d} }
-func refused(err error) outcome           { return outcome{err: err} }
-func sign(x int) int                      { return cmpInt(x, 0) }
-func cmpInt(a, b int) int                 { return map[bool]int{true: -1, false: 0}[a < b] + map[bool]int{true: 1, false: 0}[a > b] }
-func ids(bs []ledgerless.Broker) []int64  { return idsOf(bs) }
-func idsOf(bs []ledgerless.Broker) []int64 {
+func unchanged() outcome                 { return outcome{} }
+func retryAfter(d time.Duration) outcome { return outcome{retry: d} }
+func refused(err error) outcome          { return outcome{err: err} }
+
+func sign(x int) int {
+	switch {
+	case x < 0:
+		return -1
+	case x > 0:
+		return 1
+	}
+	return 0
+}
+
+func ids(bs []ledgerless.Broker) []int64 {
 	out := make([]int64, 0, len(bs))
 	for _, b := range bs {
 		out = append(out, b.ID)
@@ -688,14 +697,14 @@ func permute(bs []ledgerless.Broker, f func([]ledgerless.Broker)) {
 func TestBestOrderIndependent(t *testing.T) {
 	const big = math.MaxInt64
 	t.Run("all permutations of near-ties", func(t *testing.T) {
-		// Each broker beats the next one by a single key.
+		// Broker 7 wins; each other one loses to it on a single key.
 		bs := []ledgerless.Broker{
-			prio(alive(7, 3, big, 0), 0),
-			prio(alive(3, 3, big, 0), 1),  // worse priority
-			prio(alive(2, 3, big-1, 0), 0), // lower offset
-			prio(alive(1, 2, big, 0), -9),  // lower epoch
-			prio(alive(9, 3, big, 0), 0),  // higher id than the winner
-			prio(alive(4, 3, 0, 0), -9),
+			prio(alive(7, 3, big), 0),
+			prio(alive(3, 3, big), 1),   // worse priority
+			prio(alive(2, 3, big-1), 0), // lower offset
+			prio(alive(1, 2, big), -9),  // lower epoch
+			prio(alive(9, 3, big), 0),   // higher id than the winner
+			prio(alive(4, 3, 0), -9),    // lower offset, better priority
 		}
 		count := 0
 		permute(slices.Clone(bs), func(p []ledgerless.Broker) {
@@ -714,7 +723,7 @@ func TestBestOrderIndependent(t *testing.T) {
 		want := slices.MinFunc(bs, refCompare)
 		r := rand.New(rand.NewPCG(3, 4))
 		for i := range 200 {
-			r.Shuffle(len(bs), func(i, j int) { bs[i], bs[j] = bs[j], bs[i] })
+			r.Shuffle(len(bs), func(x, y int) { bs[x], bs[y] = bs[y], bs[x] })
 			w, ok := Best(bs)
 			if !ok || w.ID != want.ID {
 				t.Fatalf("shuffle %d: Best = %d (%+v), want %d (%+v)", i, w.ID, w.Heartbeat, want.ID, want.Heartbeat)

@@ -83,6 +83,10 @@ func configPatch(patch map[string]json.RawMessage) (func(*ledgerless.RuntimeConf
 			if !null && json.Unmarshal(raw, &v) != nil {
 				return nil, bad("an integer number of milliseconds")
 			}
+			if v < ledgerless.MinHeartbeatTimeout.Milliseconds() || v > ledgerless.MaxHeartbeatTimeout.Milliseconds() {
+				return nil, fmt.Errorf("%w: defaultHeartbeatTimeoutMs must be %d-%d", ledgerless.ErrInvalidRequest,
+					ledgerless.MinHeartbeatTimeout.Milliseconds(), ledgerless.MaxHeartbeatTimeout.Milliseconds())
+			}
 			steps = append(steps, func(c *ledgerless.RuntimeConfig) { c.DefaultHeartbeatTimeout = time.Duration(v) * time.Millisecond })
 		default:
 			return nil, fmt.Errorf("%w: unknown config field %q", ledgerless.ErrInvalidRequest, name)

@@ -96,7 +96,7 @@ func (h *Handler) elect(c *gin.Context) {
 		return
 	}
 	var req electRequest
-	if c.Request.ContentLength != 0 && !decode(c, &req) {
+	if !decodeOptional(c, &req) {
 		return
 	}
 	var id int64

@@ -38,6 +38,10 @@ func New(svc *service.Service, log *slog.Logger, metrics *Metrics) http.Handler 
 	h := &Handler{svc: svc, log: log, metrics: metrics}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// Route on the raw path, so that an escaped "/" stays inside its path
+	// segment (and fails name validation) instead of reaching another route.
+	r.UseRawPath = true
+	r.UnescapePathValues = true
 	r.ContextWithFallback = true
 	r.Use(gin.CustomRecovery(func(c *gin.Context, err any) {
 		h.log.ErrorContext(c.Request.Context(), "panic serving request", "path", c.Request.URL.Path, "panic", err)
@@ -98,7 +102,12 @@ func brokerID(c *gin.Context) (int64, bool) {
 // decode reads a JSON body of at most MaxBodyBytes into v, strictly: one
 // object, no unknown fields, no trailing data. It answers the problem itself
 // and returns false on bad input.
-func decode(c *gin.Context, v any) bool {
+func decode(c *gin.Context, v any) bool { return decodeBody(c, v, false) }
+
+// decodeOptional is decode for a body that may be empty.
+func decodeOptional(c *gin.Context, v any) bool { return decodeBody(c, v, true) }
+
+func decodeBody(c *gin.Context, v any, optional bool) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -109,13 +118,16 @@ func decode(c *gin.Context, v any) bool {
 		invalid(c, http.StatusBadRequest, "reading request body: "+err.Error())
 		return false
 	}
+	if optional && len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		invalid(c, http.StatusBadRequest, "request body: "+jsonError(err))
 		return false
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		invalid(c, http.StatusBadRequest, "request body: data after the JSON object")
 		return false
 	}

@@ -194,6 +194,9 @@ func problem(t testing.TB, status int, h http.Header, body []byte, wantStatus in
 	t.Helper()
 	if status != wantStatus {
 		t.Errorf("status %d, want %d; body %s", status, wantStatus, body)
+		if status < 400 {
+			return
+		}
 	}
 	if ct, _, err := mime.ParseMediaType(h.Get("Content-Type")); err != nil || ct != "application/problem+json" {
 		t.Errorf("Content-Type %q, want application/problem+json", h.Get("Content-Type"))

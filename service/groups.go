@@ -16,16 +16,21 @@ const MaxWait = 5 * time.Minute
 // Group reads a group linearizably. It returns ErrBrokerMetadataNotExist
 // for a group that does not exist.
 func (s *Service) Group(ctx context.Context, g ledgerless.GroupKey) (*ledgerless.Group, error) {
+	floor := s.hub.floor(g)
 	snap, err := s.existing(ctx, g)
 	if err != nil {
 		return nil, err
 	}
-	return s.indexed(snap), nil
+	return indexed(snap, func(ledgerless.GroupKey) int64 { return floor }), nil
 }
 
-func (s *Service) indexed(snap *store.Snapshot) *ledgerless.Group {
+// indexed returns the snapshot's group with its long-poll index. floor
+// must have been taken before the snapshot was read: a change the watch
+// reports after the read began may be newer than the read, and counting it
+// would make the long poll wait for a change it already missed.
+func indexed(snap *store.Snapshot, floor func(ledgerless.GroupKey) int64) *ledgerless.Group {
 	grp := snap.Group
-	grp.Index = max(grp.Index, s.hub.floor(grp.Key))
+	grp.Index = max(grp.Index, floor(grp.Key))
 	return &grp
 }
 
@@ -57,6 +62,7 @@ func (s *Service) WaitGroup(ctx context.Context, g ledgerless.GroupKey, index in
 // ClusterGroups reads every group of a cluster; an unknown cluster is
 // ErrBrokerMetadataNotExist.
 func (s *Service) ClusterGroups(ctx context.Context, cluster string) ([]*ledgerless.Group, error) {
+	floor := s.hub.floors()
 	snaps, err := s.store.ReadCluster(ctx, cluster)
 	if err != nil {
 		return nil, err
@@ -66,7 +72,7 @@ func (s *Service) ClusterGroups(ctx context.Context, cluster string) ([]*ledgerl
 	}
 	out := make([]*ledgerless.Group, len(snaps))
 	for i, snap := range snaps {
-		out[i] = s.indexed(snap)
+		out[i] = indexed(snap, floor)
 	}
 	return out, nil
 }

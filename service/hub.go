@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"maps"
 	"log/slog"
 	"sync"
 	"time"
@@ -99,11 +100,19 @@ func (h *Hub) ConnectedFor() time.Duration {
 	return h.now().Sub(h.since)
 }
 
-// floor is the smallest index a group read now may report.
+// floor is the smallest index a read of g that starts now may report.
 func (h *Hub) floor(g ledgerless.GroupKey) int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return max(h.start, h.last[g])
+}
+
+// floors is floor for every group, as of now: later changes do not move it.
+func (h *Hub) floors() func(ledgerless.GroupKey) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	start, last := h.start, maps.Clone(h.last)
+	return func(g ledgerless.GroupKey) int64 { return max(start, last[g]) }
 }
 
 // listen returns a channel closed at g's next change. Take it before
@@ -118,14 +127,6 @@ func (h *Hub) listen(g ledgerless.GroupKey) <-chan struct{} {
 		h.listeners[g] = ch
 	}
 	return ch
-}
-
-// connected reports whether the watch is running; long polls wait only
-// then, as their wake-ups come from it.
-func (h *Hub) connected() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.start != 0
 }
 
 func (h *Hub) addWaiter(n int) {

@@ -24,7 +24,7 @@ type replica struct {
 	done   chan struct{}
 }
 
-func startReplica(t *testing.T, prefix, id string) *replica {
+func startReplica(t testing.TB, prefix, id string) *replica {
 	t.Helper()
 	st := storetest.Open(t, prefix)
 	svc := service.New(service.Options{Store: st, ReplicaID: id, Reconcile: 200 * time.Millisecond})

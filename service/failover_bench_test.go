@@ -1,0 +1,128 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/election"
+	"github.com/ledgerless/ledgerless/service"
+	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/store/storetest"
+)
+
+// BenchmarkFailover measures, per trial, the time from a master's lease
+// going away to a long-polling broker seeing the new master. "revoke"
+// starts the clock when the revoke is sent; "expiry" (TTL 2 s) starts it
+// when an independent etcd watch sees the alive key deleted, so etcd's
+// own expiry granularity is not counted. Run with -benchtime=30x; it
+// reports p50, p99 and max in milliseconds.
+func BenchmarkFailover(b *testing.B) {
+	for _, mode := range []string{"revoke", "expiry"} {
+		b.Run(mode, func(b *testing.B) {
+			ttl := ledgerless.DefaultHeartbeatTimeout
+			if mode == "expiry" {
+				ttl = ledgerless.MinHeartbeatTimeout
+			}
+			prefix := storetest.Prefix(b)
+			rs := []*replica{startReplica(b, prefix, "r1"), startReplica(b, prefix, "r2"), startReplica(b, prefix, "r3")}
+			for _, r := range rs {
+				for r.Hub().ConnectedFor() < ttl {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			lost := make(chan time.Time, 16)
+			watcher := storetest.Open(b, prefix)
+			wctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			go func() {
+				_ = watcher.WatchChanges(wctx, 0, func(changes []store.Change, _ int64) {
+					for _, c := range changes {
+						if c.Lost && c.BrokerID == 1 {
+							lost <- time.Now()
+						}
+					}
+				})
+			}()
+			var samples []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				g := key(fmt.Sprintf("g%d", i))
+				samples = append(samples, failoverTrial(b, rs, g, ttl, mode, lost))
+			}
+			b.StopTimer()
+			slices.Sort(samples)
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+			b.ReportMetric(ms(samples[len(samples)/2]), "p50-ms")
+			b.ReportMetric(ms(samples[(len(samples)*99)/100]), "p99-ms")
+			b.ReportMetric(ms(samples[len(samples)-1]), "max-ms")
+		})
+	}
+}
+
+func failoverTrial(b *testing.B, rs []*replica, g ledgerless.GroupKey, ttl time.Duration, mode string, lost <-chan time.Time) time.Duration {
+	ctx := context.Background()
+	r := rs[0]
+	mustID := func(id int64, _ *ledgerless.Group, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	mustID(r.Register(ctx, g, service.Registration{Address: "127.0.0.1:1", RegisterCode: "m", Timeout: ttl}))
+	mustID(r.Register(ctx, g, service.Registration{Address: "127.0.0.1:2", RegisterCode: "s", Timeout: ttl}))
+	grp, err := r.Group(ctx, g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.AlterSyncStateSet(ctx, g, election.Alter{MasterBrokerID: 1, MasterEpoch: grp.State.MasterEpoch, SyncStateSet: []int64{1, 2}, SyncStateSetEpoch: grp.State.SyncStateSetEpoch}); err != nil {
+		b.Fatal(err)
+	}
+	grp, _ = r.Group(ctx, g)
+	snap, err := r.store.ReadGroup(ctx, g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The slave long-polls another replica and keeps heartbeating.
+	seen := make(chan time.Time, 1)
+	go func() {
+		idx := grp.Index
+		for {
+			got, err := rs[1].WaitGroup(ctx, g, idx, 30*time.Second)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if got.State.MasterBrokerID == 2 {
+				seen <- time.Now()
+				return
+			}
+			idx = got.Index
+		}
+	}()
+	stopBeat := make(chan struct{})
+	defer close(stopBeat)
+	go func() {
+		for {
+			select {
+			case <-stopBeat:
+				return
+			case <-time.After(300 * time.Millisecond):
+				_, _ = rs[2].Heartbeat(ctx, g, 2, service.Beat{})
+			}
+		}
+	}()
+	var start time.Time
+	if mode == "revoke" {
+		start = time.Now()
+		if err := r.store.RevokeLease(ctx, snap.Lease(1)); err != nil {
+			b.Fatal(err)
+		}
+		<-lost
+	} else {
+		start = <-lost
+	}
+	return (<-seen).Sub(start)
+}
