@@ -27,32 +27,9 @@ func BenchmarkFailover(b *testing.B) {
 			if mode == "expiry" {
 				ttl = ledgerless.MinHeartbeatTimeout
 			}
-			prefix := storetest.Prefix(b)
-			rs := []*replica{startReplica(b, prefix, "r1"), startReplica(b, prefix, "r2"), startReplica(b, prefix, "r3")}
-			for _, r := range rs {
-				for r.Hub().ConnectedFor() < ttl {
-					time.Sleep(50 * time.Millisecond)
-				}
-			}
-			lost := make(chan time.Time, 16)
-			watcher := storetest.Open(b, prefix)
-			wctx, stop := context.WithCancel(context.Background())
-			defer stop()
-			go func() {
-				_ = watcher.WatchChanges(wctx, 0, func(changes []store.Change, _ int64) {
-					for _, c := range changes {
-						if c.Lost && c.BrokerID == 1 {
-							lost <- time.Now()
-						}
-					}
-				})
-			}()
-			var samples []time.Duration
+			rs, lost := failoverSetup(b, ttl)
 			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				g := key(fmt.Sprintf("g%d", i))
-				samples = append(samples, failoverTrial(b, rs, g, ttl, mode, lost))
-			}
+			samples := failovers(b, rs, ttl, mode, lost, b.N)
 			b.StopTimer()
 			slices.Sort(samples)
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -63,7 +40,54 @@ func BenchmarkFailover(b *testing.B) {
 	}
 }
 
-func failoverTrial(b *testing.B, rs []*replica, g ledgerless.GroupKey, ttl time.Duration, mode string, lost <-chan time.Time) time.Duration {
+// TestLongPollSeesEveryFailover is the failover benchmark's correctness
+// half: a long-polling slave must see each new master, without waiting
+// for its poll to time out.
+func TestLongPollSeesEveryFailover(t *testing.T) {
+	rs, lost := failoverSetup(t, ledgerless.DefaultHeartbeatTimeout)
+	for i, d := range failovers(t, rs, ledgerless.DefaultHeartbeatTimeout, "revoke", lost, 40) {
+		if d > 5*time.Second {
+			t.Errorf("trial %d: the new master reached the long poll after %s", i, d)
+		}
+	}
+}
+
+// failoverSetup starts three replicas connected for at least ttl and a
+// watch that reports when broker 1 of any group loses its lease.
+func failoverSetup(b testing.TB, ttl time.Duration) ([]*replica, <-chan time.Time) {
+	prefix := storetest.Prefix(b)
+	rs := []*replica{startReplica(b, prefix, "r1"), startReplica(b, prefix, "r2"), startReplica(b, prefix, "r3")}
+	for _, r := range rs {
+		for r.Hub().ConnectedFor() < ttl {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	lost := make(chan time.Time, 16)
+	watcher := storetest.Open(b, prefix)
+	wctx, stop := context.WithCancel(context.Background())
+	b.Cleanup(stop)
+	go func() {
+		_ = watcher.WatchChanges(wctx, 0, func(changes []store.Change, _ int64) {
+			for _, c := range changes {
+				if c.Lost && c.BrokerID == 1 {
+					lost <- time.Now()
+				}
+			}
+		})
+	}()
+	return rs, lost
+}
+
+// failovers runs n failover trials, each in a group of its own.
+func failovers(b testing.TB, rs []*replica, ttl time.Duration, mode string, lost <-chan time.Time, n int) []time.Duration {
+	var samples []time.Duration
+	for i := range n {
+		samples = append(samples, failoverTrial(b, rs, key(fmt.Sprintf("g%d", i)), ttl, mode, lost))
+	}
+	return samples
+}
+
+func failoverTrial(b testing.TB, rs []*replica, g ledgerless.GroupKey, ttl time.Duration, mode string, lost <-chan time.Time) time.Duration {
 	ctx := context.Background()
 	r := rs[0]
 	mustID := func(id int64, _ *ledgerless.Group, err error) {
@@ -90,7 +114,7 @@ func failoverTrial(b *testing.B, rs []*replica, g ledgerless.GroupKey, ttl time.
 	go func() {
 		idx := grp.Index
 		for {
-			got, err := rs[1].WaitGroup(ctx, g, idx, 30*time.Second)
+			got, err := rs[1].WaitGroup(ctx, g, idx, 20*time.Second)
 			if err != nil {
 				b.Error(err)
 				return

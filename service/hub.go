@@ -2,8 +2,8 @@ package service
 
 import (
 	"context"
-	"maps"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
