@@ -55,7 +55,16 @@ type proc struct {
 	url string
 }
 
+// serve starts ledgerless serve with args and waits until it is ready.
 func serve(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := start(t, args...)
+	p.ready(t)
+	return p
+}
+
+// start starts ledgerless serve with args on a free port.
+func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	listen := freeAddr(t)
 	cmd := exec.Command(binary, append([]string{"serve", "--listen", listen}, args...)...)
@@ -72,17 +81,23 @@ func serve(t *testing.T, args ...string) *proc {
 			t.Logf("output of %v:\n%s", cmd.Args, out)
 		}
 	})
+	return p
+}
+
+// ready waits until the replica answers /readyz.
+func (p *proc) ready(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(p.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%v not ready in time", cmd.Args)
+			t.Fatalf("%v not ready in time", p.cmd.Args)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -143,6 +158,48 @@ func TestServeEmbeddedAndSecondReplica(t *testing.T) {
 	first.stop(t)
 }
 
+// TestServeEmbeddedCluster runs three replicas whose embedded etcd members
+// form one cluster among themselves.
+func TestServeEmbeddedCluster(t *testing.T) {
+	names := []string{"e1", "e2", "e3"}
+	peers, clients := make([]string, 3), make([]string, 3)
+	var initial []string
+	for i, n := range names {
+		peers[i], clients[i] = "http://"+freeAddr(t), "http://"+freeAddr(t)
+		initial = append(initial, n+"="+peers[i])
+	}
+	procs := make([]*proc, 3)
+	for i, n := range names { // each member waits for a quorum: start all, then wait
+		procs[i] = start(t, "--replica-id", n, "--data-dir", t.TempDir(),
+			"--embedded-client-url", clients[i], "--embedded-peer-url", peers[i],
+			"--embedded-initial-cluster", strings.Join(initial, ","))
+	}
+	for _, p := range procs {
+		p.ready(t)
+	}
+	status, body := call(t, "POST", procs[0].url+"/v1/clusters/c/groups/g/brokers", `{"address":"127.0.0.1:10911","registerCode":"x"}`)
+	if status != http.StatusOK {
+		t.Fatalf("register: %d %v", status, body)
+	}
+	for _, p := range procs {
+		if status, body := call(t, "GET", p.url+"/v1/clusters/c/groups/g", ""); status != http.StatusOK || body["masterBrokerId"] != float64(1) {
+			t.Fatalf("read on %s: %d %v", p.url, status, body)
+		}
+	}
+	_, body = call(t, "GET", procs[2].url+"/v1/controller", "")
+	etcd, _ := body["etcd"].(map[string]any)
+	if etcd["embedded"] != true || etcd["leader"] == "" {
+		t.Fatalf("controller metadata: %v", body)
+	}
+	// One member down: the other two keep a quorum and keep serving.
+	procs[2].stop(t)
+	if status, _ := call(t, "GET", procs[1].url+"/v1/clusters/c/groups/g", ""); status != http.StatusOK {
+		t.Fatalf("read with one member down: %d", status)
+	}
+	procs[1].stop(t)
+	procs[0].stop(t)
+}
+
 func TestServeHelpAndBadConfig(t *testing.T) {
 	out, err := exec.Command(binary, "serve", "--help").CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("--etcd-endpoints")) || !bytes.Contains(out, []byte("LEDGERLESS_")) {
@@ -153,10 +210,32 @@ func TestServeHelpAndBadConfig(t *testing.T) {
 	if err == nil || !bytes.Contains(out, []byte(`log-format "xml"`)) {
 		t.Fatalf("bad log format: %v\n%s", err, out)
 	}
-	cmd = exec.Command(binary, "serve", "--data-dir", t.TempDir())
-	cmd.Env = append(os.Environ(), "LEDGERLESS_LISTEN=nonsense")
-	out, err = cmd.CombinedOutput()
-	if err == nil || !bytes.Contains(out, []byte(`listen "nonsense"`)) {
-		t.Fatalf("environment must configure serve: %v\n%s", err, out)
+}
+
+// TestServeConfigPrecedence shows flag > environment > file > default,
+// through the error each invalid listen address produces.
+func TestServeConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ledgerless.yaml")
+	if err := os.WriteFile(file, []byte("listen: from-file\nlog-format: json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"file", nil, nil, `listen "from-file"`},
+		{"env over file", []string{"LEDGERLESS_LISTEN=from-env"}, nil, `listen "from-env"`},
+		{"flag over env", []string{"LEDGERLESS_LISTEN=from-env"}, []string{"--listen", "from-flag"}, `listen "from-flag"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(binary, append([]string{"serve", "--config", file}, tc.args...)...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !bytes.Contains(out, []byte(tc.want)) {
+				t.Fatalf("want an error naming %s, got %v:\n%s", tc.want, err, out)
+			}
+		})
 	}
 }
