@@ -66,11 +66,7 @@ func timeout(c *gin.Context, ms int64) (time.Duration, bool) {
 }
 
 func (h *Handler) heartbeat(c *gin.Context) {
-	g, ok := groupKey(c)
-	if !ok {
-		return
-	}
-	id, ok := brokerID(c)
+	g, id, ok := brokerPath(c)
 	if !ok {
 		return
 	}
@@ -115,17 +111,7 @@ func value(v *int64) int64 {
 }
 
 func (h *Handler) resign(c *gin.Context) {
-	g, ok := groupKey(c)
-	if !ok {
-		return
+	if g, id, ok := brokerPath(c); ok {
+		h.noContent(c, h.svc.Resign(c.Request.Context(), g, id))
 	}
-	id, ok := brokerID(c)
-	if !ok {
-		return
-	}
-	if err := h.svc.Resign(c.Request.Context(), g, id); err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
 }

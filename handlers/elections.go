@@ -129,23 +129,13 @@ func force(c *gin.Context) (bool, bool) {
 }
 
 func (h *Handler) removeBroker(c *gin.Context) {
-	g, ok := groupKey(c)
+	g, id, ok := brokerPath(c)
 	if !ok {
 		return
 	}
-	id, ok := brokerID(c)
-	if !ok {
-		return
+	if f, ok := force(c); ok {
+		h.noContent(c, h.svc.RemoveBroker(c.Request.Context(), g, id, f))
 	}
-	f, ok := force(c)
-	if !ok {
-		return
-	}
-	if err := h.svc.RemoveBroker(c.Request.Context(), g, id, f); err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
 }
 
 func (h *Handler) removeGroup(c *gin.Context) {
@@ -153,15 +143,9 @@ func (h *Handler) removeGroup(c *gin.Context) {
 	if !ok {
 		return
 	}
-	f, ok := force(c)
-	if !ok {
-		return
+	if f, ok := force(c); ok {
+		h.noContent(c, h.svc.RemoveGroup(c.Request.Context(), g, f))
 	}
-	if err := h.svc.RemoveGroup(c.Request.Context(), g, f); err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
 }
 
 func (h *Handler) history(c *gin.Context) {

@@ -99,6 +99,25 @@ func brokerID(c *gin.Context) (int64, bool) {
 	return id, true
 }
 
+// brokerPath reads and validates the :cluster, :group and :id segments.
+func brokerPath(c *gin.Context) (ledgerless.GroupKey, int64, bool) {
+	g, ok := groupKey(c)
+	if !ok {
+		return g, 0, false
+	}
+	id, ok := brokerID(c)
+	return g, id, ok
+}
+
+// noContent answers 204, or the problem for err.
+func (h *Handler) noContent(c *gin.Context, err error) {
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
 // decode reads a JSON body of at most MaxBodyBytes into v, strictly: one
 // object, no unknown fields, no trailing data. It answers the problem itself
 // and returns false on bad input.

@@ -201,13 +201,12 @@ func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func
 	snaps := map[ledgerless.GroupKey]*Snapshot{}
 	rev := resp.Header.Revision
 	for _, kv := range kvsOf(resp, 0) {
-		p, ok := s.k.parse(string(kv.Key))
+		p, rec, ok, err := s.stateOf(kv)
+		if err != nil {
+			return nil, cfg, 0, err
+		}
 		if !ok {
 			continue
-		}
-		var rec stateRecord
-		if err := decode(string(kv.Key), kv.Value, &rec); err != nil {
-			return nil, cfg, 0, err
 		}
 		snaps[p.group] = &Snapshot{
 			Group:  ledgerless.Group{Key: p.group, State: rec.state(), Index: kv.ModRevision, Paused: cfg.GroupPaused(p.group)},
@@ -304,17 +303,22 @@ func (s *Store) GroupsWithoutLiveMaster(ctx context.Context) ([]ledgerless.Group
 	}
 	var out []ledgerless.GroupKey
 	for _, kv := range kvsOf(resp, 0) {
-		p, ok := s.k.parse(string(kv.Key))
-		if !ok {
-			continue
-		}
-		var rec stateRecord
-		if err := decode(string(kv.Key), kv.Value, &rec); err != nil {
+		p, rec, ok, err := s.stateOf(kv)
+		if err != nil {
 			return nil, err
 		}
-		if rec.MasterBrokerID == 0 || !alive[s.k.member(kindAlive, p.group, rec.MasterBrokerID)] {
+		if ok && (rec.MasterBrokerID == 0 || !alive[s.k.member(kindAlive, p.group, rec.MasterBrokerID)]) {
 			out = append(out, p.group)
 		}
 	}
 	return out, nil
+}
+
+// stateOf decodes a state key and record; ok is false for a key that is
+// not a group's state.
+func (s *Store) stateOf(kv *mvccKV) (p parsed, rec stateRecord, ok bool, err error) {
+	if p, ok = s.k.parse(string(kv.Key)); !ok || p.kind != kindState {
+		return p, rec, false, nil
+	}
+	return p, rec, true, decode(string(kv.Key), kv.Value, &rec)
 }

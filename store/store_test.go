@@ -1,0 +1,140 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var g = ledgerless.GroupKey{Cluster: "c", Group: "g"}
+
+// create writes a group with one alive broker and returns the store.
+func create(t *testing.T) (*store.Store, store.LeaseID) {
+	t.Helper()
+	s := storetest.Open(t, storetest.Prefix(t))
+	snap, err := s.ReadGroup(ctxT(t), g)
+	if err != nil || snap.Exists() {
+		t.Fatalf("new group: %v exists=%v", err, snap.Exists())
+	}
+	lease, err := s.GrantLease(ctxT(t), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := ledgerless.Broker{ID: 1, Address: "127.0.0.1:1", RegisterCode: "x", HeartbeatTimeout: 10 * time.Second}
+	if _, err := s.Txn(snap).PutState(ledgerless.State{NextBrokerID: 2}).PutBroker(b, time.Now()).
+		PutAlive(1, lease, 10*time.Second, time.Now()).Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	return s, lease
+}
+
+func TestStaleSnapshotConflicts(t *testing.T) {
+	s, _ := create(t)
+	a, _ := s.ReadGroup(ctxT(t), g)
+	b, _ := s.ReadGroup(ctxT(t), g)
+	if _, err := s.Txn(a).PutState(ledgerless.State{NextBrokerID: 3}).Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Txn(b).PutState(ledgerless.State{NextBrokerID: 9}).Commit(ctxT(t)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("commit on a stale snapshot: %v, want ErrConflict", err)
+	}
+	snap, _ := s.ReadGroup(ctxT(t), g)
+	if snap.Group.State.NextBrokerID != 3 {
+		t.Fatalf("state %+v", snap.Group.State)
+	}
+}
+
+func TestRequireAliveFailsAfterLeaseLoss(t *testing.T) {
+	s, lease := create(t)
+	snap, _ := s.ReadGroup(ctxT(t), g)
+	if b, _ := snap.Group.Broker(1); !b.Alive {
+		t.Fatal("broker not alive")
+	}
+	if err := s.RevokeLease(ctxT(t), lease); err != nil {
+		t.Fatal(err)
+	}
+	// Only the alive key changed: the state compare alone would pass.
+	if _, err := s.Txn(snap).RequireAlive(1).PutState(ledgerless.State{MasterBrokerID: 1}).Commit(ctxT(t)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("commit requiring a lost broker alive: %v", err)
+	}
+	if err := s.RevokeLease(ctxT(t), lease); err != nil {
+		t.Fatalf("revoking a revoked lease: %v", err)
+	}
+}
+
+func TestKeepAliveOverSharedStreams(t *testing.T) {
+	s := storetest.Open(t, storetest.Prefix(t))
+	leases := make([]store.LeaseID, 40)
+	for i := range leases {
+		var err error
+		if leases[i], err = s.GrantLease(ctxT(t), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for round := range 5 {
+		for _, l := range leases {
+			wg.Go(func() {
+				ttl, err := s.KeepAlive(ctxT(t), l)
+				if err != nil || ttl != 5*time.Second {
+					t.Errorf("round %d lease %x: ttl %s, %v", round, l, ttl, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if err := s.RevokeLease(ctxT(t), leases[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.KeepAlive(ctxT(t), leases[0]); !errors.Is(err, store.ErrLeaseNotFound) {
+		t.Fatalf("renewing a revoked lease: %v, want ErrLeaseNotFound", err)
+	}
+	if _, err := s.KeepAlive(ctxT(t), leases[1]); err != nil {
+		t.Fatalf("other leases on the same stream still renew: %v", err)
+	}
+}
+
+func TestWatchReportsLostLease(t *testing.T) {
+	s, lease := create(t)
+	got := make(chan store.Change, 8)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	started := make(chan int64, 1)
+	go func() {
+		_ = s.WatchChanges(ctx, 0, func(changes []store.Change, rev int64) {
+			if changes == nil {
+				started <- rev
+			}
+			for _, c := range changes {
+				got <- c
+			}
+		})
+	}()
+	from := <-started
+	if err := s.RevokeLease(ctxT(t), lease); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-got:
+		if c.Group != g || !c.Lost || c.BrokerID != 1 || c.Revision <= from {
+			t.Fatalf("change %+v (watch from %d)", c, from)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no change reported")
+	}
+}
