@@ -117,7 +117,11 @@ func (s *Service) upsert(ctx context.Context, snap *store.Snapshot, b ledgerless
 	var h ledgerless.HistoryEntry
 	switch {
 	case d.Change:
-		h = election.Apply(txn, g, d, next, s.replica, now, b.ID)
+		var madeAlive int64 // the winner's liveness is compared unless this txn creates it
+		if lease != 0 {
+			madeAlive = b.ID
+		}
+		h = election.Apply(txn, g, d, next, s.replica, now, madeAlive)
 		write = true
 	case !next.Equal(g.State):
 		txn.PutState(next)
