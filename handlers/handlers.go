@@ -64,6 +64,7 @@ func New(svc *service.Service, log *slog.Logger, metrics *Metrics) http.Handler 
 	grp.POST("/brokers", h.register)
 	grp.PUT("/brokers/:id/heartbeat", h.heartbeat)
 	grp.DELETE("/brokers/:id/lease", h.resign)
+	v1.GET("/openapi.json", serveOpenAPI)
 	v1.GET("/controller", h.controller)
 	v1.GET("/config", h.config)
 	v1.PATCH("/config", h.patchConfig)

@@ -49,7 +49,7 @@ func newServer(t *testing.T) string {
 	return srv.URL
 }
 
-var client = &http.Client{Timeout: 30 * time.Second}
+var client = &http.Client{Timeout: 30 * time.Second, Transport: openAPICheck}
 
 // try sends one request; it is safe to call from any goroutine.
 func try(method, url, body string) (int, http.Header, []byte, error) {

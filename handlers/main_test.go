@@ -7,4 +7,10 @@ import (
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := storetest.Main(m)
+	if code == 0 && !openAPICheck.report() {
+		code = 1
+	}
+	os.Exit(code)
+}
