@@ -74,7 +74,7 @@ func (e *Elector) Elect(ctx context.Context, g ledgerless.GroupKey, t Trigger, d
 		now := e.opts.Now()
 		txn := e.opts.Store.Txn(snap)
 		h := Apply(txn, snap.Group, d, d.Next, e.opts.Replica, now, 0)
-		_, err = txn.Commit(ctx)
+		err = txn.Commit(ctx)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}

@@ -38,7 +38,7 @@ func (s *Service) AlterSyncStateSet(ctx context.Context, g ledgerless.GroupKey, 
 		for _, id := range next.SyncStateSet {
 			txn.RequireAlive(id)
 		}
-		if _, err = txn.Commit(ctx); isConflict(err) {
+		if err = txn.Commit(ctx); isConflict(err) {
 			continue
 		}
 		if err != nil {
@@ -86,7 +86,7 @@ func (s *Service) RemoveBroker(ctx context.Context, g ledgerless.GroupKey, id in
 		} else if !next.Equal(st) {
 			txn.PutState(next)
 		}
-		if _, err = txn.Commit(ctx); isConflict(err) {
+		if err = txn.Commit(ctx); isConflict(err) {
 			continue
 		}
 		if err != nil {
@@ -122,7 +122,7 @@ func (s *Service) RemoveGroup(ctx context.Context, g ledgerless.GroupKey, force 
 		if len(leases) > 0 && !force {
 			return fmt.Errorf("%w: %s has %d living brokers; use force to remove it anyway", ledgerless.ErrInvalidCleanBrokerMeta, g, len(leases))
 		}
-		if _, err = s.store.Txn(snap).DeleteGroup().Commit(ctx); isConflict(err) {
+		if err = s.store.Txn(snap).DeleteGroup().Commit(ctx); isConflict(err) {
 			continue
 		}
 		if err != nil {

@@ -134,7 +134,7 @@ func (s *Service) upsert(ctx context.Context, snap *store.Snapshot, b ledgerless
 		}
 		return err
 	}
-	if _, err := txn.Commit(ctx); err != nil {
+	if err := txn.Commit(ctx); err != nil {
 		if lease != 0 {
 			_ = s.store.RevokeLease(context.WithoutCancel(ctx), lease)
 		}

@@ -53,9 +53,6 @@ func (s *Store) Close() {
 	}
 }
 
-// Client is the etcd client the store uses.
-func (s *Store) Client() *clientv3.Client { return s.cli }
-
 // translate maps etcd client errors to the project's errors once.
 func translate(op string, err error) error {
 	if err == nil {
@@ -123,19 +120,19 @@ type memberRevs struct {
 
 // ReadGroup reads one group, linearizably and at one revision.
 func (s *Store) ReadGroup(ctx context.Context, g ledgerless.GroupKey) (*Snapshot, error) {
-	snaps, cfg, rev, err := s.readGroups(ctx, clientv3.OpGet(s.k.state(g)), func(kind string) string { return s.k.group(kind, g) })
+	snaps, cfg, err := s.readGroups(ctx, clientv3.OpGet(s.k.state(g)), func(kind string) string { return s.k.group(kind, g) })
 	if err != nil {
 		return nil, fmt.Errorf("read group %s: %w", g, err)
 	}
 	if snap, ok := snaps[g]; ok {
 		return snap, nil
 	}
-	return &Snapshot{Group: ledgerless.Group{Key: g}, Config: cfg, Revision: rev, members: map[int64]memberRevs{}}, nil
+	return &Snapshot{Group: ledgerless.Group{Key: g}, Config: cfg, members: map[int64]memberRevs{}}, nil
 }
 
 // ReadCluster reads every group of a cluster, sorted by name.
 func (s *Store) ReadCluster(ctx context.Context, cluster string) ([]*Snapshot, error) {
-	snaps, _, _, err := s.readGroups(ctx, clientv3.OpGet(s.k.cluster(kindState, cluster), clientv3.WithPrefix()),
+	snaps, _, err := s.readGroups(ctx, clientv3.OpGet(s.k.cluster(kindState, cluster), clientv3.WithPrefix()),
 		func(kind string) string { return s.k.cluster(kind, cluster) })
 	if err != nil {
 		return nil, fmt.Errorf("read cluster %s: %w", cluster, err)
@@ -182,7 +179,7 @@ func compareKeys(a, b ledgerless.GroupKey) int {
 // readGroups reads state, registrations, liveness, heartbeat data and the
 // runtime configuration in one transaction, so that every group is seen at
 // the same revision.
-func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func(kind string) string) (map[ledgerless.GroupKey]*Snapshot, ledgerless.RuntimeConfig, int64, error) {
+func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func(kind string) string) (map[ledgerless.GroupKey]*Snapshot, ledgerless.RuntimeConfig, error) {
 	var cfg ledgerless.RuntimeConfig
 	resp, err := s.cli.Txn(ctx).Then(
 		stateOp,
@@ -192,25 +189,24 @@ func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func
 		clientv3.OpGet(s.k.config()),
 	).Commit()
 	if err != nil {
-		return nil, cfg, 0, translate("read", err)
+		return nil, cfg, translate("read", err)
 	}
 	cfg, _, err = s.configFrom(kvsOf(resp, 4))
 	if err != nil {
-		return nil, cfg, 0, err
+		return nil, cfg, err
 	}
 	snaps := map[ledgerless.GroupKey]*Snapshot{}
-	rev := resp.Header.Revision
 	for _, kv := range kvsOf(resp, 0) {
 		p, rec, ok, err := s.stateOf(kv)
 		if err != nil {
-			return nil, cfg, 0, err
+			return nil, cfg, err
 		}
 		if !ok {
 			continue
 		}
 		snaps[p.group] = &Snapshot{
 			Group:  ledgerless.Group{Key: p.group, State: rec.state(), Index: kv.ModRevision, Paused: cfg.GroupPaused(p.group)},
-			Config: cfg, Revision: rev, stateRev: kv.ModRevision, members: map[int64]memberRevs{},
+			Config: cfg, stateRev: kv.ModRevision, members: map[int64]memberRevs{},
 		}
 	}
 	brokers := map[ledgerless.GroupKey]map[int64]*ledgerless.Broker{}
@@ -231,7 +227,7 @@ func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func
 			}
 			m := snap.members[p.id]
 			if err := applyMember(kind, kv.Key, kv.Value, b, &m); err != nil {
-				return nil, cfg, 0, err
+				return nil, cfg, err
 			}
 			switch kind {
 			case kindBrokers:
@@ -257,7 +253,7 @@ func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func
 		}
 		slices.SortFunc(snap.Group.Brokers, func(a, b ledgerless.Broker) int { return cmp.Compare(a.ID, b.ID) })
 	}
-	return snaps, cfg, rev, nil
+	return snaps, cfg, nil
 }
 
 func applyMember(kind string, key, value []byte, b *ledgerless.Broker, m *memberRevs) error {

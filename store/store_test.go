@@ -36,7 +36,7 @@ func create(t *testing.T) (*store.Store, store.LeaseID) {
 		t.Fatal(err)
 	}
 	b := ledgerless.Broker{ID: 1, Address: "127.0.0.1:1", RegisterCode: "x", HeartbeatTimeout: 10 * time.Second}
-	if _, err := s.Txn(snap).PutState(ledgerless.State{NextBrokerID: 2}).PutBroker(b, time.Now()).
+	if err := s.Txn(snap).PutState(ledgerless.State{NextBrokerID: 2}).PutBroker(b, time.Now()).
 		PutAlive(1, lease, 10*time.Second, time.Now()).Commit(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +47,10 @@ func TestStaleSnapshotConflicts(t *testing.T) {
 	s, _ := create(t)
 	a, _ := s.ReadGroup(ctxT(t), g)
 	b, _ := s.ReadGroup(ctxT(t), g)
-	if _, err := s.Txn(a).PutState(ledgerless.State{NextBrokerID: 3}).Commit(ctxT(t)); err != nil {
+	if err := s.Txn(a).PutState(ledgerless.State{NextBrokerID: 3}).Commit(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Txn(b).PutState(ledgerless.State{NextBrokerID: 9}).Commit(ctxT(t)); !errors.Is(err, store.ErrConflict) {
+	if err := s.Txn(b).PutState(ledgerless.State{NextBrokerID: 9}).Commit(ctxT(t)); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("commit on a stale snapshot: %v, want ErrConflict", err)
 	}
 	snap, _ := s.ReadGroup(ctxT(t), g)
@@ -69,7 +69,7 @@ func TestRequireAliveFailsAfterLeaseLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only the alive key changed: the state compare alone would pass.
-	if _, err := s.Txn(snap).RequireAlive(1).PutState(ledgerless.State{MasterBrokerID: 1}).Commit(ctxT(t)); !errors.Is(err, store.ErrConflict) {
+	if err := s.Txn(snap).RequireAlive(1).PutState(ledgerless.State{MasterBrokerID: 1}).Commit(ctxT(t)); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("commit requiring a lost broker alive: %v", err)
 	}
 	if err := s.RevokeLease(ctxT(t), lease); err != nil {

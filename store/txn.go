@@ -59,16 +59,16 @@ func (t *Txn) RequireAlive(id int64) *Txn {
 	return t
 }
 
-// Commit runs the transaction and returns the revision it wrote.
-func (t *Txn) Commit(ctx context.Context) (int64, error) {
+// Commit runs the transaction.
+func (t *Txn) Commit(ctx context.Context) error {
 	resp, err := t.s.cli.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit()
 	if err != nil {
-		return 0, translate("commit "+t.snap.Group.Key.String(), err)
+		return translate("commit "+t.snap.Group.Key.String(), err)
 	}
 	if !resp.Succeeded {
-		return 0, fmt.Errorf("commit %s: %w", t.snap.Group.Key, ErrConflict)
+		return fmt.Errorf("commit %s: %w", t.snap.Group.Key, ErrConflict)
 	}
-	return resp.Header.Revision, nil
+	return nil
 }
 
 // Lease returns the lease a broker was alive under in the snapshot.
