@@ -23,10 +23,12 @@ type Beat struct {
 //
 // The path is built for throughput. A replica caches each broker's
 // registration, lease and data revision (store.Member), so that an
-// ordinary heartbeat is two etcd requests and no reads: one lease renewal
-// over a shared keep-alive stream, and one transaction that compares the
-// cached revisions, writes the data (only when it moved forward) and reads
-// the group state. When the cache is stale the compare fails and the
+// ordinary heartbeat is one lease renewal over a shared keep-alive stream
+// and a share of one transaction: store.Beat commits the heartbeats that
+// arrive together as one transaction, each comparing its cached revisions,
+// writing its data (only when it moved forward) and reading its group's
+// state. Controller replicas scale out; etcd does not, so the heartbeat
+// path spends controller CPU to save etcd requests. When the cache is stale the compare fails and the
 // heartbeat reads the broker afresh; when the lease is gone (expired,
 // resigned, or renewed by another replica's revival) the broker is made
 // alive again with a new lease, which may elect it.
@@ -73,9 +75,9 @@ func (s *Service) beat(ctx context.Context, m *store.Member, beat Beat) (ledgerl
 	now := s.now()
 	next, forward := b.Heartbeat.Advance(beat.Data)
 	if forward && (next != b.Heartbeat || now.Sub(b.LastHeartbeat) >= b.HeartbeatTimeout/3) {
-		return s.store.RecordHeartbeat(ctx, m, next, now)
+		return s.store.Beat(ctx, m, &next, now)
 	}
-	return s.store.CheckMember(ctx, m)
+	return s.store.Beat(ctx, m, nil, now)
 }
 
 // revive makes a registered broker alive again, or changes its address or

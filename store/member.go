@@ -62,50 +62,149 @@ func (s *Store) ReadMember(ctx context.Context, g ledgerless.GroupKey, id int64)
 	return m, st.state(), nil
 }
 
-// RecordHeartbeat writes heartbeat data for m and reads the group state in
-// the same transaction. It compares that the registration is the one m was
-// read from and that nobody recorded data since; on success m is updated.
-func (s *Store) RecordHeartbeat(ctx context.Context, m *Member, data ledgerless.HeartbeatData, at time.Time) (ledgerless.State, error) {
-	key := s.k.member(kindHeartbeat, m.Group, m.Broker.ID)
-	resp, err := s.cli.Txn(ctx).If(
-		clientv3.Compare(clientv3.CreateRevision(s.k.member(kindBrokers, m.Group, m.Broker.ID)), "=", m.brokerCreate),
-		clientv3.Compare(clientv3.ModRevision(key), "=", m.hbRev),
-	).Then(
-		clientv3.OpPut(key, encode(toHeartbeatRecord(data, at))),
-		clientv3.OpGet(s.k.state(m.Group)),
-	).Commit()
-	st, err := s.stateAfter(resp, err, 1, "record heartbeat", m)
-	if err != nil {
-		return st, err
+// Beat records a heartbeat of m and reads the group state. With data it
+// writes the data (and at) comparing that nobody recorded data since;
+// without, it only reads. Either way it compares that m's registration is
+// the one m was read from. ErrConflict means m is stale. On success m is
+// updated.
+//
+// Beats of many brokers are committed together: while one transaction is
+// in flight the next beats queue, and then go to etcd as one transaction
+// (group commit). Each keeps its own compares; when a batch's compares
+// fail, its beats are retried one by one so that only the stale ones fail.
+func (s *Store) Beat(ctx context.Context, m *Member, data *ledgerless.HeartbeatData, at time.Time) (ledgerless.State, error) {
+	b := &beat{m: m, data: data, at: at, done: make(chan beatResult, 1)}
+	select {
+	case s.beats <- b:
+	case <-ctx.Done():
+		return ledgerless.State{}, translate("heartbeat", ctx.Err())
+	case <-s.closed:
+		return ledgerless.State{}, errClosed
 	}
-	m.hbRev = resp.Header.Revision
-	m.Broker.Heartbeat, m.Broker.LastHeartbeat = data, at
-	return st, nil
+	select {
+	case r := <-b.done:
+		if r.err == nil && data != nil {
+			m.hbRev = r.rev
+			m.Broker.Heartbeat, m.Broker.LastHeartbeat = *data, at
+		}
+		return r.state, r.err
+	case <-ctx.Done():
+		return ledgerless.State{}, translate("heartbeat", ctx.Err())
+	}
 }
 
-// CheckMember reads the group state, comparing that m's registration still
-// exists unchanged. It is the read-only form of RecordHeartbeat.
-func (s *Store) CheckMember(ctx context.Context, m *Member) (ledgerless.State, error) {
-	resp, err := s.cli.Txn(ctx).If(
-		clientv3.Compare(clientv3.CreateRevision(s.k.member(kindBrokers, m.Group, m.Broker.ID)), "=", m.brokerCreate),
-	).Then(clientv3.OpGet(s.k.state(m.Group))).Commit()
-	return s.stateAfter(resp, err, 0, "check broker", m)
+// maxBeats bounds a batch: each beat takes up to two compares, and etcd
+// refuses more than 128 (its default max-txn-ops) in a transaction.
+const maxBeats = 60
+
+// beatCommitters is how many batches may be in flight at once.
+const beatCommitters = 4
+
+type beat struct {
+	m    *Member
+	data *ledgerless.HeartbeatData
+	at   time.Time
+	done chan beatResult
 }
 
-func (s *Store) stateAfter(resp *clientv3.TxnResponse, err error, i int, op string, m *Member) (ledgerless.State, error) {
-	if err != nil {
-		return ledgerless.State{}, translate(op, err)
-	}
-	if !resp.Succeeded {
-		return ledgerless.State{}, fmt.Errorf("%s %d of %s: %w", op, m.Broker.ID, m.Group, ErrConflict)
-	}
-	kvs := kvsOf(resp, i)
-	if len(kvs) == 0 {
-		return ledgerless.State{}, fmt.Errorf("%s %d of %s: %w", op, m.Broker.ID, m.Group, ErrConflict)
-	}
-	var st stateRecord
-	if err := decode(string(kvs[0].Key), kvs[0].Value, &st); err != nil {
-		return ledgerless.State{}, err
-	}
-	return st.state(), nil
+type beatResult struct {
+	state ledgerless.State
+	rev   int64
+	err   error
 }
+
+// commitBeats takes queued beats and commits them in batches until the
+// store closes.
+func (s *Store) commitBeats() {
+	for {
+		var batch []*beat
+		select {
+		case b := <-s.beats:
+			batch = append(batch, b)
+		case <-s.closed:
+			return
+		}
+		// A broker beats once at a time per replica; a second beat of the
+		// same member (another Service on this Store) waits for its own
+		// transaction, as etcd refuses one that writes a key twice.
+		var later []*beat
+		seen := map[*Member]bool{batch[0].m: true}
+	fill:
+		for len(batch) < maxBeats {
+			select {
+			case b := <-s.beats:
+				if seen[b.m] {
+					later = append(later, b)
+					continue
+				}
+				seen[b.m] = true
+				batch = append(batch, b)
+			default:
+				break fill
+			}
+		}
+		if ok, err := s.commitBatch(batch); !ok && err == nil {
+			later = append(later, batch...)
+		}
+		for _, b := range later {
+			_, _ = s.commitBatch([]*beat{b})
+		}
+	}
+}
+
+// commitBatch commits batch in one transaction and answers every beat,
+// unless the compares failed for a batch of several: then it answers none
+// and returns false.
+func (s *Store) commitBatch(batch []*beat) (bool, error) {
+	var cmps []clientv3.Cmp
+	var ops []clientv3.Op
+	stateOp := map[ledgerless.GroupKey]int{}
+	for _, b := range batch {
+		m := b.m
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(s.k.member(kindBrokers, m.Group, m.Broker.ID)), "=", m.brokerCreate))
+		if b.data != nil {
+			key := s.k.member(kindHeartbeat, m.Group, m.Broker.ID)
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", m.hbRev))
+			ops = append(ops, clientv3.OpPut(key, encode(toHeartbeatRecord(*b.data, b.at))))
+		}
+	}
+	for _, b := range batch {
+		if _, ok := stateOp[b.m.Group]; !ok {
+			stateOp[b.m.Group] = len(ops)
+			ops = append(ops, clientv3.OpGet(s.k.state(b.m.Group)))
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), beatTimeout)
+	defer cancel()
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	answer := func(b *beat, r beatResult) { b.done <- r }
+	switch {
+	case err != nil:
+		err = translate("heartbeat", err)
+		for _, b := range batch {
+			answer(b, beatResult{err: err})
+		}
+		return false, err
+	case !resp.Succeeded && len(batch) > 1:
+		return false, nil
+	}
+	for _, b := range batch {
+		r := beatResult{rev: resp.Header.Revision}
+		var kvs []*mvccKV
+		if resp.Succeeded {
+			kvs = kvsOf(resp, stateOp[b.m.Group])
+		}
+		if len(kvs) == 0 {
+			r.err = fmt.Errorf("heartbeat %d of %s: %w", b.m.Broker.ID, b.m.Group, ErrConflict)
+		} else {
+			var st stateRecord
+			r.err = decode(string(kvs[0].Key), kvs[0].Value, &st)
+			r.state = st.state()
+		}
+		answer(b, r)
+	}
+	return true, nil
+}
+
+// beatTimeout bounds one heartbeat transaction.
+const beatTimeout = 10 * time.Second

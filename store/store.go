@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -34,23 +35,37 @@ type Store struct {
 	ka  *keepAliver
 
 	owned bool // Close closes cli
+
+	beats  chan *beat    // heartbeats waiting to be committed
+	closed chan struct{} // closed by Close
+	close  sync.Once
 }
+
+var errClosed = errors.New("store closed")
 
 // New returns a Store using cli below prefix (DefaultPrefix when empty).
 func New(cli *clientv3.Client, prefix string) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Store{cli: cli, k: keys{prefix: prefix}, ka: newKeepAliver(cli)}
+	s := &Store{cli: cli, k: keys{prefix: prefix}, ka: newKeepAliver(cli),
+		beats: make(chan *beat), closed: make(chan struct{})}
+	for range beatCommitters {
+		go s.commitBeats()
+	}
+	return s
 }
 
 // Close stops the keep-alive streams, and closes the etcd client when the
 // Store opened it.
 func (s *Store) Close() {
-	s.ka.close()
-	if s.owned {
-		_ = s.cli.Close()
-	}
+	s.close.Do(func() {
+		close(s.closed)
+		s.ka.close()
+		if s.owned {
+			_ = s.cli.Close()
+		}
+	})
 }
 
 // translate maps etcd client errors to the project's errors once.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -136,5 +137,65 @@ func TestWatchReportsLostLease(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no change reported")
+	}
+}
+
+// TestBeatsCommitTogetherAndFailAlone sends many concurrent heartbeats,
+// one of them from a stale member cache: it alone must get ErrConflict,
+// whatever batch it lands in, and every other beat must be recorded.
+func TestBeatsCommitTogetherAndFailAlone(t *testing.T) {
+	s := storetest.Open(t, storetest.Prefix(t))
+	const n = 40
+	var members []*store.Member
+	for i := range n {
+		grp := ledgerless.GroupKey{Cluster: "c", Group: fmt.Sprintf("g%d", i%7)}
+		snap, err := s.ReadGroup(ctxT(t), grp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := int64(i/7 + 1)
+		txn := s.Txn(snap).PutBroker(ledgerless.Broker{ID: id, Address: "127.0.0.1:1", RegisterCode: fmt.Sprint(i)}, time.Now())
+		if !snap.Exists() {
+			txn.PutState(ledgerless.State{MasterBrokerID: 1, MasterEpoch: 1})
+		}
+		if err := txn.Commit(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		m, _, err := s.ReadMember(ctxT(t), grp, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, m)
+	}
+	// Make member 0's cache stale: someone else recorded data since.
+	other, _, _ := s.ReadMember(ctxT(t), members[0].Group, members[0].Broker.ID)
+	if _, err := s.Beat(ctxT(t), other, &ledgerless.HeartbeatData{Epoch: 1}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i, m := range members {
+			wg.Go(func() {
+				st, err := s.Beat(ctxT(t), m, &ledgerless.HeartbeatData{Epoch: 2, MaxOffset: int64(round)}, time.Now())
+				if err == nil && st.MasterEpoch != 1 {
+					err = fmt.Errorf("state %+v", st)
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			switch {
+			case i == 0 && !errors.Is(err, store.ErrConflict):
+				t.Fatalf("round %d: the stale beat got %v, want ErrConflict", round, err)
+			case i != 0 && err != nil:
+				t.Fatalf("round %d: beat %d: %v", round, i, err)
+			}
+		}
+	}
+	snap, _ := s.ReadGroup(ctxT(t), members[1].Group)
+	if b, _ := snap.Group.Broker(members[1].Broker.ID); b.Heartbeat.MaxOffset != 2 || b.Heartbeat.Epoch != 2 {
+		t.Fatalf("recorded %+v", b.Heartbeat)
 	}
 }
