@@ -120,12 +120,18 @@ func inSync(t *testing.T, r *replica, g ledgerless.GroupKey, ids ...int64) {
 // expiry would: nothing but the watch and the reconcile learn of it.
 func kill(t *testing.T, r *replica, g ledgerless.GroupKey, id int64) {
 	t.Helper()
+	before := group(t, r, g).Index
 	snap, err := r.store.ReadGroup(ctxT(t), g)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := r.store.RevokeLease(ctxT(t), snap.Lease(id)); err != nil {
 		t.Fatal(err)
+	}
+	// Return once r's watch saw the lease go, so that the group's index no
+	// longer moves because of it.
+	if grp, err := r.WaitGroup(ctxT(t), g, before, 10*time.Second); err != nil || grp.Index <= before {
+		t.Fatalf("the replica never saw broker %d's lease go (index %d): %v", id, before, err)
 	}
 }
 
