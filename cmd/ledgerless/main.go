@@ -1,5 +1,5 @@
 // Command ledgerless is the ledgerless controller: `ledgerless serve` runs
-// a controller replica.
+// a controller replica; the other subcommands are the operator CLI.
 package main
 
 import (
@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ledgerless/ledgerless/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -18,9 +20,9 @@ func main() { os.Exit(run()) }
 func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "ledgerless:", err)
-		return 1
+	err := newRoot().ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
 	}
-	return 0
+	return cli.ExitCode(err)
 }

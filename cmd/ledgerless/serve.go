@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/ledgerless/ledgerless/cli"
 	"github.com/ledgerless/ledgerless/server"
 )
 
@@ -19,12 +20,16 @@ func newRoot() *cobra.Command {
 		Long: `ledgerless elects and fences the masters of RocketMQ-style broker groups.
 Controller replicas are stateless: state lives in etcd (external, or embedded
 in the controller), broker liveness is an etcd lease per broker, and every
-master change is one epoch-bumping etcd transaction.`,
+master change is one epoch-bumping etcd transaction.
+
+ledgerless serve runs a controller replica; the other commands operate
+one through its REST API.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
 	}
 	root.AddCommand(newServe())
+	cli.Register(root, cli.Options{Version: version})
 	return root
 }
 

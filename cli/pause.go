@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"slices"
+
+	"github.com/spf13/cobra"
+)
+
+// Pause, like Patroni's maintenance mode, stops automatic elections: of
+// every group (the runtime configuration's paused), or of the groups named
+// in pausedGroups. Admin elections still work, and a new group still gets
+// its first master.
+
+func (a *app) pauseCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "pause [CLUSTER GROUP]",
+		Short: "Stop automatic elections everywhere, or in one group",
+		Long: `Stop automatic elections (maintenance mode): of every group, or of group
+CLUSTER GROUP only. While paused, a dead master is not replaced; admin
+elections (ledgerless elect) still work, and a new group still gets its
+first master. Undo with ledgerless resume. The new configuration is printed.`,
+		Example: `  ledgerless pause
+  ledgerless pause DefaultCluster broker-a`,
+		Args: noneOrBoth("CLUSTER", "GROUP"),
+		RunE: a.run(func(ctx context.Context, s *session, args []string) error {
+			if len(args) == 0 {
+				return setPaused(ctx, s, true)
+			}
+			return pauseGroup(ctx, s, args[0]+"/"+args[1], true)
+		}),
+	}
+}
+
+func (a *app) resumeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "resume [CLUSTER GROUP]",
+		Short: "Resume automatic elections everywhere, or in one group",
+		Long: `Resume automatic elections: everywhere (the global pause; groups paused one
+by one stay paused), or of group CLUSTER GROUP (which a global pause still
+covers). The new configuration is printed.`,
+		Example: `  ledgerless resume
+  ledgerless resume DefaultCluster broker-a`,
+		Args: noneOrBoth("CLUSTER", "GROUP"),
+		RunE: a.run(func(ctx context.Context, s *session, args []string) error {
+			if len(args) == 0 {
+				return setPaused(ctx, s, false)
+			}
+			return pauseGroup(ctx, s, args[0]+"/"+args[1], false)
+		}),
+	}
+}
+
+// setPaused pauses or resumes automatic elections everywhere.
+func setPaused(ctx context.Context, s *session, pause bool) error {
+	ans, c, err := patchConfig(ctx, s, map[string]any{"paused": pause})
+	if err != nil {
+		return err
+	}
+	if pause {
+		s.out.message("Paused automatic elections of every group.")
+	} else {
+		s.out.message("Resumed automatic elections.")
+		if len(c.PausedGroups) > 0 {
+			s.out.message("These groups stay paused: %s (ledgerless resume CLUSTER GROUP resumes one).", list(c.PausedGroups))
+		}
+	}
+	return printConfig(s, ans, c)
+}
+
+// pauseGroup adds name to pausedGroups (pause) or takes it out. The
+// configuration is read and then patched: the API has no compare-and-swap
+// for it, so a concurrent change of pausedGroups in between is lost.
+func pauseGroup(ctx context.Context, s *session, name string, pause bool) error {
+	var c runtimeConfig
+	ans, err := s.client.get(ctx, "/v1/config", &c)
+	if err != nil {
+		return err
+	}
+	i := slices.Index(c.PausedGroups, name)
+	if pause == (i >= 0) {
+		s.out.message("%s is already %s.", name, pausedWord(pause))
+		stillPaused(s, pause, &c)
+		return printConfig(s, ans, &c)
+	}
+	groups := slices.Clone(c.PausedGroups)
+	if pause {
+		groups = append(groups, name)
+	} else {
+		groups = slices.Delete(groups, i, i+1)
+	}
+	if groups == nil {
+		groups = []string{}
+	}
+	ans, next, err := patchConfig(ctx, s, map[string]any{"pausedGroups": groups})
+	if err != nil {
+		return err
+	}
+	if pause {
+		s.out.message("Paused automatic elections of %s.", name)
+	} else {
+		s.out.message("Resumed automatic elections of %s.", name)
+	}
+	stillPaused(s, pause, next)
+	return printConfig(s, ans, next)
+}
+
+// stillPaused tells whoever resumes a group that the global pause still
+// covers it.
+func stillPaused(s *session, pause bool, c *runtimeConfig) {
+	if !pause && c.Paused {
+		s.out.message("Automatic elections stay paused everywhere: ledgerless resume (with no group) resumes them.")
+	}
+}
+
+func pausedWord(paused bool) string {
+	if paused {
+		return "paused"
+	}
+	return "not paused on its own"
+}

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Long polls of --watch.
+const (
+	// watchWait is how long the controller holds a poll without a change.
+	watchWait = 30 * time.Second
+	// minPollInterval spaces out polls that come back at once without a
+	// change, as from a replica that is shutting down.
+	minPollInterval = time.Second
+)
+
+// watchGroup prints group args[1] of cluster args[0], then again on every
+// change, until ctx ends; ending that way is success. Each poll may take
+// the wait plus --timeout.
+func watchGroup(ctx context.Context, s *session, args []string) error {
+	w := &watcher{s: s, path: groupPath(args[0], args[1])}
+	err := w.run(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// watcher follows one group by long polls on its index.
+type watcher struct {
+	s     *session
+	path  string
+	index int64 // of the last state shown
+	shown int   // states shown
+}
+
+func (w *watcher) run(ctx context.Context) error {
+	g, ans, err := w.poll(ctx, -1)
+	if err != nil {
+		return err
+	}
+	if err := w.show(g, ans); err != nil {
+		return err
+	}
+	for {
+		sent := time.Now()
+		g, ans, err := w.poll(ctx, w.index)
+		if err != nil {
+			return err
+		}
+		if next, _ := ans.index(); next > w.index {
+			if err := w.show(g, ans); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := pause(ctx, minPollInterval-time.Since(sent)); err != nil {
+			return err
+		}
+	}
+}
+
+// poll reads the group: at once for a negative index, else as soon as
+// its index passes index, or after watchWait.
+func (w *watcher) poll(ctx context.Context, index int64) (*group, *answer, error) {
+	path, limit := w.path, w.s.timeout
+	if index >= 0 {
+		q := url.Values{"index": {strconv.FormatInt(index, 10)}, "wait": {watchWait.String()}}
+		path, limit = path+"?"+q.Encode(), watchWait+w.s.timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var g group
+	ans, err := w.s.client.get(ctx, path, &g)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := ans.index(); err != nil {
+		return nil, nil, err
+	}
+	return &g, ans, nil
+}
+
+// show prints one state of the group and remembers its index.
+func (w *watcher) show(g *group, ans *answer) error {
+	index, err := ans.index()
+	if err != nil {
+		return err
+	}
+	w.index = index
+	w.shown++
+	return w.s.out.print(ans.body, func(out io.Writer) error {
+		if w.shown > 1 {
+			fmt.Fprintln(out)
+		}
+		fmt.Fprintf(out, "--- index %d at %s\n", index, timestamp(time.Now()))
+		return groupTable(out, g)
+	})
+}
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
