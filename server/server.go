@@ -112,6 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 	g, gctx := errgroup.WithContext(ctx)
 
 	etcdCfg := cfg.Etcd
+	open := store.Open
 	if len(etcdCfg.Endpoints) == 0 {
 		log.Info("starting embedded etcd", "dataDir", cfg.DataDir, "name", cfg.Embedded.Name,
 			"clientURL", cfg.Embedded.ClientURL, "peerURL", cfg.Embedded.PeerURL)
@@ -122,8 +123,9 @@ func Run(ctx context.Context, cfg Config) error {
 		defer emb.Close()
 		etcdCfg.Endpoints = emb.Endpoints()
 		g.Go(func() error { return emb.Run(gctx) })
+		open = emb.Open
 	}
-	st, err := store.Open(etcdCfg)
+	st, err := open(etcdCfg)
 	if err != nil {
 		return err
 	}

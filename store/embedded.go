@@ -8,7 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3rpc"
+	"go.etcd.io/etcd/server/v3/proxy/grpcproxy/adapter"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -112,4 +116,24 @@ func (e *Embedded) Run(ctx context.Context) error {
 func (e *Embedded) Close() {
 	e.level.SetLevel(zapcore.FatalLevel)
 	e.etcd.Close()
+}
+
+// Open returns a Store on this member. A single member is called in
+// process, without gRPC or sockets: a heartbeat's lease renewal and
+// transaction then cost the controller no serialisation and no system
+// calls. A member of a multi-member cluster is reached over gRPC at its
+// client URL like any etcd, so that its watches end when it loses the
+// leader (clientv3.WithRequireLeader, which in-process calls do not
+// carry). cfg's endpoints are ignored.
+func (e *Embedded) Open(cfg ClientConfig) (*Store, error) {
+	cfg.Endpoints = e.Endpoints()
+	if len(e.etcd.Server.Cluster().Members()) > 1 {
+		return Open(cfg)
+	}
+	s := New(v3client.New(e.etcd.Server), cfg.Prefix)
+	s.ka.lease = func() etcdserverpb.LeaseClient {
+		return adapter.LeaseServerToLeaseClient(v3rpc.NewQuotaLeaseServer(e.etcd.Server))
+	}
+	s.owned, s.endpoints = true, cfg.Endpoints
+	return s, nil
 }

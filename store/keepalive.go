@@ -28,16 +28,20 @@ const keepAliveStreams = 8
 // broker alive without its heartbeats) or KeepAliveOnce (a new gRPC stream
 // per call); a heartbeat needs exactly one renewal, cheaply.
 type keepAliver struct {
-	cli     *clientv3.Client
+	lease   func() etcdserverpb.LeaseClient
 	mu      sync.Mutex
 	streams [keepAliveStreams]*kaStream
 	closed  bool
 }
 
 type kaStream struct {
-	cancel  context.CancelFunc
-	mu      sync.Mutex // serialises Send and guards pending and err
+	cancel context.CancelFunc
+	// sendMu serialises Send. It is not mu: an in-process stream's Send
+	// waits for etcd to take the request, and etcd may first wait for the
+	// receiver, which takes mu, to take an answer.
+	sendMu  sync.Mutex
 	send    func(*etcdserverpb.LeaseKeepAliveRequest) error
+	mu      sync.Mutex // guards pending and err
 	pending map[int64][]chan kaResult
 	err     error // set once the stream broke
 }
@@ -47,7 +51,10 @@ type kaResult struct {
 	err error
 }
 
-func newKeepAliver(cli *clientv3.Client) *keepAliver { return &keepAliver{cli: cli} }
+// newKeepAliver renews over the connection of cli.
+func newKeepAliver(cli *clientv3.Client) *keepAliver {
+	return &keepAliver{lease: func() etcdserverpb.LeaseClient { return etcdserverpb.NewLeaseClient(cli.ActiveConnection()) }}
+}
 
 // keepAlive renews lease once and returns its new TTL. It returns
 // ErrLeaseNotFound when the lease is gone, or an error when etcd cannot be
@@ -64,8 +71,10 @@ func (k *keepAliver) keepAlive(ctx context.Context, lease LeaseID) (time.Duratio
 		return 0, st.err
 	}
 	st.pending[int64(lease)] = append(st.pending[int64(lease)], ch)
-	err = st.send(&etcdserverpb.LeaseKeepAliveRequest{ID: int64(lease)})
 	st.mu.Unlock()
+	st.sendMu.Lock()
+	err = st.send(&etcdserverpb.LeaseKeepAliveRequest{ID: int64(lease)})
+	st.sendMu.Unlock()
 	if err != nil {
 		st.fail(translate("keep alive", err))
 	}
@@ -88,8 +97,7 @@ func (k *keepAliver) stream(i int) (*kaStream, error) {
 		return st, nil
 	}
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
-	remote := etcdserverpb.NewLeaseClient(k.cli.ActiveConnection())
-	stream, err := remote.LeaseKeepAlive(ctx)
+	stream, err := k.lease().LeaseKeepAlive(ctx)
 	if err != nil {
 		cancel()
 		return nil, translate("open keep alive stream", err)

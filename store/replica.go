@@ -98,7 +98,7 @@ type EtcdStatus struct {
 
 // Status asks etcd for its members and leader.
 func (s *Store) Status(ctx context.Context) (EtcdStatus, error) {
-	st := EtcdStatus{Endpoints: s.cli.Endpoints()}
+	st := EtcdStatus{Endpoints: s.endpoints}
 	members, err := s.cli.MemberList(ctx)
 	if err != nil {
 		return st, translate("member list", err)

@@ -34,7 +34,8 @@ type Store struct {
 	k   keys
 	ka  *keepAliver
 
-	owned bool // Close closes cli
+	owned     bool     // Close closes cli
+	endpoints []string // etcd's client URLs, as reported
 
 	beats  chan *beat    // heartbeats waiting to be committed
 	closed chan struct{} // closed by Close
@@ -48,7 +49,7 @@ func New(cli *clientv3.Client, prefix string) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	s := &Store{cli: cli, k: keys{prefix: prefix}, ka: newKeepAliver(cli),
+	s := &Store{cli: cli, k: keys{prefix: prefix}, ka: newKeepAliver(cli), endpoints: cli.Endpoints(),
 		beats: make(chan *beat), closed: make(chan struct{})}
 	for range beatCommitters {
 		go s.commitBeats()

@@ -24,10 +24,25 @@ func ctxT(t *testing.T) context.Context {
 
 var g = ledgerless.GroupKey{Cluster: "c", Group: "g"}
 
+// opener opens a Store below a prefix of the test's own.
+type opener func(t *testing.T) *store.Store
+
+// clients runs test with a Store whose client reaches etcd over gRPC, as
+// replicas with an external etcd have, and with one that calls the
+// embedded etcd in process, as a replica that embeds etcd has.
+func clients(t *testing.T, test func(t *testing.T, open opener)) {
+	t.Run("grpc", func(t *testing.T) {
+		test(t, func(t *testing.T) *store.Store { return storetest.Open(t, storetest.Prefix(t)) })
+	})
+	t.Run("in-process", func(t *testing.T) {
+		test(t, func(t *testing.T) *store.Store { return storetest.OpenInProcess(t, storetest.Prefix(t)) })
+	})
+}
+
 // create writes a group with one alive broker and returns the store.
-func create(t *testing.T) (*store.Store, store.LeaseID) {
+func create(t *testing.T, open opener) (*store.Store, store.LeaseID) {
 	t.Helper()
-	s := storetest.Open(t, storetest.Prefix(t))
+	s := open(t)
 	snap, err := s.ReadGroup(ctxT(t), g)
 	if err != nil || snap.Exists() {
 		t.Fatalf("new group: %v exists=%v", err, snap.Exists())
@@ -44,8 +59,10 @@ func create(t *testing.T) (*store.Store, store.LeaseID) {
 	return s, lease
 }
 
-func TestStaleSnapshotConflicts(t *testing.T) {
-	s, _ := create(t)
+func TestStaleSnapshotConflicts(t *testing.T) { clients(t, testStaleSnapshotConflicts) }
+
+func testStaleSnapshotConflicts(t *testing.T, open opener) {
+	s, _ := create(t, open)
 	a, _ := s.ReadGroup(ctxT(t), g)
 	b, _ := s.ReadGroup(ctxT(t), g)
 	if err := s.Txn(a).PutState(ledgerless.State{NextBrokerID: 3}).Commit(ctxT(t)); err != nil {
@@ -61,7 +78,11 @@ func TestStaleSnapshotConflicts(t *testing.T) {
 }
 
 func TestRequireAliveFailsAfterLeaseLoss(t *testing.T) {
-	s, lease := create(t)
+	clients(t, testRequireAliveFailsAfterLeaseLoss)
+}
+
+func testRequireAliveFailsAfterLeaseLoss(t *testing.T, open opener) {
+	s, lease := create(t, open)
 	snap, _ := s.ReadGroup(ctxT(t), g)
 	if b, _ := snap.Group.Broker(1); !b.Alive {
 		t.Fatal("broker not alive")
@@ -78,8 +99,10 @@ func TestRequireAliveFailsAfterLeaseLoss(t *testing.T) {
 	}
 }
 
-func TestKeepAliveOverSharedStreams(t *testing.T) {
-	s := storetest.Open(t, storetest.Prefix(t))
+func TestKeepAliveOverSharedStreams(t *testing.T) { clients(t, testKeepAliveOverSharedStreams) }
+
+func testKeepAliveOverSharedStreams(t *testing.T, open opener) {
+	s := open(t)
 	leases := make([]store.LeaseID, 40)
 	for i := range leases {
 		var err error
@@ -110,8 +133,10 @@ func TestKeepAliveOverSharedStreams(t *testing.T) {
 	}
 }
 
-func TestWatchReportsLostLease(t *testing.T) {
-	s, lease := create(t)
+func TestWatchReportsLostLease(t *testing.T) { clients(t, testWatchReportsLostLease) }
+
+func testWatchReportsLostLease(t *testing.T, open opener) {
+	s, lease := create(t, open)
 	got := make(chan store.Change, 8)
 	ctx, cancel := context.WithCancel(ctxT(t))
 	defer cancel()
@@ -144,7 +169,11 @@ func TestWatchReportsLostLease(t *testing.T) {
 // one of them from a stale member cache: it alone must get ErrConflict,
 // whatever batch it lands in, and every other beat must be recorded.
 func TestBeatsCommitTogetherAndFailAlone(t *testing.T) {
-	s := storetest.Open(t, storetest.Prefix(t))
+	clients(t, testBeatsCommitTogetherAndFailAlone)
+}
+
+func testBeatsCommitTogetherAndFailAlone(t *testing.T, open opener) {
+	s := open(t)
 	const n = 40
 	var members []*store.Member
 	for i := range n {

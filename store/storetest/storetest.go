@@ -15,6 +15,7 @@ import (
 )
 
 var (
+	embedded  *store.Embedded
 	endpoints []string
 	seq       atomic.Int64
 )
@@ -36,7 +37,7 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	defer e.Close()
-	endpoints = e.Endpoints()
+	embedded, endpoints = e, e.Endpoints()
 	return m.Run()
 }
 
@@ -55,6 +56,18 @@ func Prefix(t testing.TB) string {
 func Open(t testing.TB, prefix string) *store.Store {
 	t.Helper()
 	s, err := store.Open(store.ClientConfig{Endpoints: endpoints, DialTimeout: 5 * time.Second, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// OpenInProcess is Open with a client that calls the test etcd in process,
+// as a replica does with its embedded etcd.
+func OpenInProcess(t testing.TB, prefix string) *store.Store {
+	t.Helper()
+	s, err := embedded.Open(store.ClientConfig{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
