@@ -28,7 +28,7 @@ one through its REST API.`,
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServe())
+	root.AddCommand(newServe(), newBench())
 	cli.Register(root, cli.Options{Version: version})
 	return root
 }

@@ -1,0 +1,191 @@
+// Package bench measures a ledgerless controller side by side with the raw
+// etcd client, in one run on one machine: heartbeat throughput and latency,
+// failover latency, long-poll fan-out and memory. It reports medians,
+// percentiles and ratios, never a single absolute time, because machines
+// are shared and noisy.
+//
+// The controller runs as a child `ledgerless serve` process with its
+// embedded etcd, started exactly as an operator starts one, so that the
+// controller's memory and CPU are its own and not the load generator's.
+// The load generator (HTTP/1.1 clients with keep-alive, like brokers) and
+// the raw etcd client run in this process, against the same etcd, at the
+// same concurrency, taking turns round after round.
+//
+// bench is, besides store and election, the one package that imports the
+// etcd client: the naive baseline it measures against is the raw client by
+// definition. It reads ledgerless's state only through package store.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/ledgerless/ledgerless/store"
+)
+
+// Config sizes a benchmark run.
+type Config struct {
+	Binary         string        // the ledgerless binary, run as `serve`
+	Brokers        []int         // broker counts of the heartbeat comparison; memory uses the largest
+	Concurrency    []int         // heartbeats in flight at once
+	Duration       time.Duration // of one heartbeat measurement
+	Rounds         int           // measurements of each system at each size, interleaved
+	FailoverTrials int           // trials of each way of losing a master
+	Pollers        int           // long polls of the fan-out
+	Out            string        // Markdown report written here; "" none
+	Micro          string        // file of `go test -bench` output to include; "" none
+	Command        string        // the command line, for the report
+	Progress       io.Writer     // one line per step; nil: none
+}
+
+// Defaults returns the full benchmark's sizes.
+func Defaults() Config {
+	return Config{Brokers: []int{1000, 10000}, Concurrency: []int{64, 256}, Duration: 5 * time.Second,
+		Rounds: 3, FailoverTrials: 30, Pollers: 5000, Out: "BENCHMARKS.md"}
+}
+
+// Validate checks c.
+func (c *Config) Validate() error {
+	switch {
+	case c.Binary == "":
+		return errors.New("bench: the ledgerless binary is required")
+	case len(c.Brokers) == 0 || slices.Min(c.Brokers) < 1:
+		return errors.New("brokers: want positive counts")
+	case len(c.Concurrency) == 0 || slices.Min(c.Concurrency) < 1:
+		return errors.New("concurrency: want positive counts")
+	case c.Duration <= 0:
+		return errors.New("duration must be positive")
+	case c.Rounds < 1 || c.FailoverTrials < 1 || c.Pollers < 1:
+		return errors.New("rounds, failover-trials and pollers must be at least 1")
+	}
+	c.Brokers = slices.Sorted(slices.Values(c.Brokers))
+	return checkFiles(c.Pollers + 2*slices.Max(c.Concurrency) + fileMargin)
+}
+
+// Report is a run's results.
+type Report struct {
+	Env       Env
+	Heartbeat []HeartbeatCell
+	Memory    Memory
+	Failover  []Failover
+	Fanout    Fanout
+	Micro     string // `go test -bench` output
+}
+
+// runner is one benchmark run's state.
+type runner struct {
+	cfg     Config
+	dir     string
+	started time.Time // when the controller started
+	ctl     *controller
+	api     *api
+	raw     *raw
+	paths   []string       // heartbeat route of each heartbeat broker
+	offsets []atomic.Int64 // each heartbeat broker's last maxOffset
+	t0      time.Time
+}
+
+// Run runs the benchmark, writes the table to w and the report to
+// cfg.Out, and returns the report.
+func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, t0: time.Now(), offsets: make([]atomic.Int64, slices.Max(cfg.Brokers))}
+	rep, err := r.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Env.Elapsed = time.Since(r.t0)
+	if cfg.Micro != "" {
+		b, err := os.ReadFile(cfg.Micro)
+		if err != nil {
+			return nil, fmt.Errorf("micro-benchmarks: %w", err)
+		}
+		rep.Micro = string(b)
+	}
+	if err := rep.WriteTable(w); err != nil {
+		return nil, err
+	}
+	if cfg.Out != "" {
+		f, err := os.Create(cfg.Out)
+		if err != nil {
+			return nil, err
+		}
+		if err := errors.Join(rep.WriteMarkdown(f), f.Close()); err != nil {
+			return nil, fmt.Errorf("write %s: %w", cfg.Out, err)
+		}
+		r.step("report written to %s", cfg.Out)
+	}
+	return rep, nil
+}
+
+func (r *runner) run(ctx context.Context) (*Report, error) {
+	dir, err := os.MkdirTemp("", "ledgerless-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	r.dir = dir
+	r.step("starting the controller (ledgerless serve, embedded etcd) in %s", dir)
+	r.started = time.Now()
+	if r.ctl, err = startController(ctx, r.cfg.Binary, dir, "bench-1", ""); err != nil {
+		return nil, err
+	}
+	defer r.ctl.stop()
+	r.api = newAPI(r.ctl.url, slices.Max(r.cfg.Concurrency))
+	defer r.api.close()
+	if r.raw, err = newRaw(r.ctl.etcd, slices.Max(r.cfg.Brokers)); err != nil {
+		return nil, err
+	}
+	defer r.raw.close()
+	st, err := store.Open(store.ClientConfig{Endpoints: []string{r.ctl.etcd}, DialTimeout: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+
+	rep := &Report{}
+	if rep.Env, err = r.env(ctx); err != nil {
+		return nil, err
+	}
+	if rep.Heartbeat, err = r.heartbeats(ctx); err != nil {
+		return nil, r.failed("heartbeat", err)
+	}
+	if rep.Memory, err = r.memory(ctx); err != nil {
+		return nil, r.failed("memory", err)
+	}
+	obs, err := observe(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Failover, err = r.failovers(ctx, st, obs); err != nil {
+		return nil, r.failed("failover", err)
+	}
+	if rep.Fanout, err = r.fanout(ctx, obs); err != nil {
+		return nil, r.failed("fan-out", err)
+	}
+	return rep, nil
+}
+
+// failed names the phase that failed and adds the controller's log when it
+// exited.
+func (r *runner) failed(phase string, err error) error {
+	if dead := r.ctl.alive(); dead != nil {
+		return fmt.Errorf("%s: %w; %w", phase, err, dead)
+	}
+	return fmt.Errorf("%s: %w", phase, err)
+}
+
+// step prints one progress line.
+func (r *runner) step(format string, args ...any) {
+	if r.cfg.Progress != nil {
+		fmt.Fprintf(r.cfg.Progress, "[%6.1fs] %s\n", time.Since(r.t0).Seconds(), fmt.Sprintf(format, args...))
+	}
+}

@@ -1,0 +1,164 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSummarizeIsNearestRank(t *testing.T) {
+	var samples []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted on purpose
+		samples = append(samples, time.Duration(i)*time.Millisecond)
+	}
+	got := summarize(samples)
+	want := Latency{N: 100, P50: 50 * time.Millisecond, P99: 99 * time.Millisecond, Max: 100 * time.Millisecond}
+	if got != want {
+		t.Fatalf("summarize 1..100 ms = %+v, want %+v", got, want)
+	}
+	if got := summarize([]time.Duration{7}); got.P50 != 7 || got.P99 != 7 || got.Max != 7 {
+		t.Fatalf("one sample: %+v", got)
+	}
+	if got := summarize(nil); got != (Latency{}) {
+		t.Fatalf("no samples: %+v", got)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	m, err := parseMetrics(strings.NewReader(`# HELP x y
+# TYPE etcd_mvcc_put_total counter
+etcd_mvcc_put_total 12
+process_resident_memory_bytes 4.0378368e+07
+etcd_server_version{server_version="3.7.3"} 1
+http_requests_total{route="/a",status="200"} 3
+http_requests_total{route="/b",status="200"} 4
+not a sample
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{"etcd_mvcc_put_total": 12, "process_resident_memory_bytes": 40378368,
+		"http_requests_total": 7, "absent": 0} {
+		if got := m.sum(name); got != want {
+			t.Errorf("sum(%s) = %v, want %v", name, got, want)
+		}
+	}
+	if got := m.label("etcd_server_version", "server_version"); got != "3.7.3" {
+		t.Errorf("label = %q", got)
+	}
+}
+
+func TestFormats(t *testing.T) {
+	for got, want := range map[string]string{
+		count(1234567): "1,234,567", count(999): "999", count(0): "0",
+		ms(1500 * time.Microsecond): "1.50 ms", ms(15 * time.Millisecond): "15.0 ms", ms(150 * time.Millisecond): "150 ms",
+		bytesOf(512): "512 B", bytesOf(1536): "1.5 KiB", bytesOf(3 << 20): "3.0 MiB", bytesOf(3 << 30): "3.00 GiB",
+		ratio(1.234): "1.23×", ratio(0): "n/a",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := Defaults()
+	ok.Binary = "ledgerless"
+	ok.Brokers = []int{10, 3}
+	ok.Pollers = 10
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	if ok.Brokers[0] != 3 {
+		t.Errorf("broker counts not sorted: %v", ok.Brokers)
+	}
+	for name, change := range map[string]func(*Config){
+		"no binary":     func(c *Config) { c.Binary = "" },
+		"no brokers":    func(c *Config) { c.Brokers = nil },
+		"zero brokers":  func(c *Config) { c.Brokers = []int{0} },
+		"concurrency":   func(c *Config) { c.Concurrency = []int{-1} },
+		"duration":      func(c *Config) { c.Duration = 0 },
+		"rounds":        func(c *Config) { c.Rounds = 0 },
+		"trials":        func(c *Config) { c.FailoverTrials = 0 },
+		"pollers":       func(c *Config) { c.Pollers = 0 },
+		"too many open": func(c *Config) { c.Pollers = 1 << 40 },
+	} {
+		c := ok
+		c.Brokers = []int{3}
+		change(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted %+v", name, c)
+		}
+	}
+}
+
+// report is a small made-up report: the numbers are arbitrary, only the
+// shape is checked.
+func report() *Report {
+	lat := Latency{N: 10, P50: time.Millisecond, P99: 5 * time.Millisecond, Max: 6 * time.Millisecond}
+	cost := Cost{Txns: 0.05, Puts: 1, PutBytes: 180, Renewals: 1, WALBytes: 300, ServerCPU: 150e-6, ClientCPU: 80e-6}
+	return &Report{
+		Env: Env{CPUs: 2, OS: "linux/amd64", GoVersion: "go1.26", EtcdVersion: "3.7.3", Date: time.Unix(0, 0),
+			Command: "ledgerless bench", Rounds: 1, Elapsed: time.Minute, QuotaBytes: 2 << 30},
+		Heartbeat: []HeartbeatCell{{Brokers: 1000, Concurrency: 64, Ratio: 1.2, RatioPut: 0.7, Runs: []HeartbeatRun{
+			{System: sysLedgerless, Throughput: 3000, Latency: lat, Cost: cost},
+			{System: sysRawLease, Throughput: 2500, Latency: lat, Cost: Cost{Txns: 1, Puts: 1, Renewals: 1}},
+			{System: sysRawPut, Throughput: 4000, Latency: lat, Cost: Cost{Txns: 1, Puts: 1}},
+		}}},
+		Memory: Memory{Brokers: 1000, Groups: 334, Heartbeats: 3000, IdleRSS: 30 << 20, RSS: 40 << 20, Heap: 8 << 20,
+			EmbeddedRSS: 90 << 20, DBSize: 20 << 20, DBInUse: 10 << 20, Keys: 3700, KeyBytes: 600000,
+			HistoryPerBeat: 250, ControllerCPU: 100e-6, EtcdCPU: 50e-6},
+		Failover: []Failover{{Mode: "resign", Latency: lat}, {Mode: "expiry", Latency: lat, Granularity: lat}},
+		Fanout:   Fanout{Pollers: 10, Delivered: 10, Latency: lat},
+		Micro:    "BenchmarkDecide 1 ns/op",
+	}
+}
+
+func TestWriteTableHasEverySection(t *testing.T) {
+	var out bytes.Buffer
+	if err := report().WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Heartbeats", sysLedgerless, sysRawLease, sysRawPut, "1.20×", "0.70×",
+		"Failover", "resign", "(etcd itself)", "fan-out", "Memory", "10.2 KiB above idle"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestWriteMarkdownEndsWithTheCostModel(t *testing.T) {
+	var out bytes.Buffer
+	if err := report().WriteMarkdown(&out); err != nil {
+		t.Fatal(err)
+	}
+	md := out.String()
+	for _, want := range []string{"# Benchmarks", "2 CPUs", "etcd 3.7.3", "```sh\nledgerless bench\n```",
+		"## Heartbeats", "## Failover", "## Long-poll fan-out", "## Memory and storage", "## Micro-benchmarks",
+		"BenchmarkDecide", "## How the heartbeat path is built", "20.0 heartbeats on average",
+		"| 1,000 | 1,000 |", "| 10,000 | 10,000 |", "| 100,000 | 100,000 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	model := strings.Index(md, "## Cost model")
+	if model < 0 || strings.Contains(md[model:], "\n## ") {
+		t.Errorf("the cost model is not the last section:\n%s", md)
+	}
+	// 2 GiB quota / (250 B × 600 s) = 14,316.6 brokers.
+	if !strings.Contains(md, "at about 14,317 brokers") {
+		t.Errorf("quota estimate missing:\n%s", md[model:])
+	}
+}

@@ -1,0 +1,222 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/store"
+)
+
+// Failover is the latency of one way of losing a master, from the moment
+// the lease is gone to a long-polling slave seeing itself master.
+type Failover struct {
+	Mode    string // resign, revoke or expiry
+	Start   string // what starts the clock
+	Latency Latency
+	// Granularity is etcd's own, for expiry: from the lease's TTL running
+	// out (the last renewal's answer plus the TTL) to the watch seeing the
+	// broker's alive key deleted.
+	Granularity Latency
+}
+
+// failoverTTL is the heartbeat timeout of the failover trials' brokers.
+const failoverTTL = ledgerless.MinHeartbeatTimeout
+
+// beatEvery is how often the trials' brokers heartbeat.
+const beatEvery = 500 * time.Millisecond
+
+var failoverModes = []struct{ mode, start string }{
+	{"resign", "the master's DELETE …/lease is sent"},
+	{"revoke", "the master's lease is revoked in etcd behind the controller's back"},
+	{"expiry", "an etcd watch sees the master's lease expire (TTL 2 s)"},
+}
+
+// failovers runs FailoverTrials trials of each mode, one after another,
+// each in a group of its own with a master and a slave in sync.
+func (r *runner) failovers(ctx context.Context, st *store.Store, obs *observer) ([]Failover, error) {
+	// The controller elects for an expired master only once it has been
+	// connected to etcd for the master's heartbeat timeout.
+	time.Sleep(time.Until(r.started.Add(failoverTTL + time.Second)))
+	poller := newAPI(r.ctl.url, 2)
+	defer poller.close()
+	var out []Failover
+	for _, m := range failoverModes {
+		f := Failover{Mode: m.mode, Start: m.start}
+		var lat, gran []time.Duration
+		for t := range r.cfg.FailoverTrials {
+			d, g, err := r.failoverTrial(ctx, st, obs, poller, m.mode, t)
+			if err != nil {
+				return nil, fmt.Errorf("failover %s trial %d: %w", m.mode, t+1, err)
+			}
+			lat = append(lat, d)
+			if m.mode == "expiry" {
+				gran = append(gran, g)
+			}
+		}
+		f.Latency, f.Granularity = summarize(lat), summarize(gran)
+		r.step("failover: %s, %d trials: p50 %s, p99 %s, max %s", m.mode, f.Latency.N, ms(f.Latency.P50), ms(f.Latency.P99), ms(f.Latency.Max))
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// failoverTrial loses the master of a new group the mode's way and returns
+// the time until a long-polling slave sees itself master and, for expiry,
+// etcd's expiry granularity.
+func (r *runner) failoverTrial(ctx context.Context, st *store.Store, obs *observer, poller *api, mode string, t int) (time.Duration, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	g := ledgerless.GroupKey{Cluster: "failover", Group: fmt.Sprintf("%s-%03d", mode, t)}
+	defer func() { _ = r.api.removeGroup(context.WithoutCancel(ctx), g) }()
+	master, err := r.api.register(ctx, g, "m", failoverTTL)
+	if err != nil {
+		return 0, 0, err
+	}
+	masterBeats := r.keepBeating(ctx, g, master)
+	defer masterBeats.stop()
+	slave, err := r.api.register(ctx, g, "s", failoverTTL)
+	if err != nil {
+		return 0, 0, err
+	}
+	slaveBeats := r.keepBeating(ctx, g, slave)
+	defer slaveBeats.stop()
+	if err := r.api.inSync(ctx, g, master, slave); err != nil {
+		return 0, 0, err
+	}
+	seen, err := r.pollUntilMaster(ctx, poller, g, slave)
+	if err != nil {
+		return 0, 0, err
+	}
+	lostAt := obs.next(g, lost(master))
+	var start time.Time
+	var granularity time.Duration
+	switch mode {
+	case "resign":
+		start = time.Now()
+		err = r.api.resign(ctx, g, master)
+	case "revoke":
+		var snap *store.Snapshot
+		if snap, err = st.ReadGroup(ctx, g); err == nil {
+			start = time.Now()
+			err = st.RevokeLease(ctx, snap.Lease(master))
+		}
+	case "expiry":
+		renewed := masterBeats.stop()
+		select {
+		case start = <-lostAt:
+			granularity = start.Sub(renewed.Add(failoverTTL))
+		case <-ctx.Done():
+			return 0, 0, errors.New("the master's lease never expired")
+		}
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	select {
+	case r := <-seen:
+		if r.err != nil {
+			return 0, 0, r.err
+		}
+		return r.at.Sub(start), granularity, nil
+	case <-ctx.Done():
+		return 0, 0, errors.New("the slave never saw itself master")
+	}
+}
+
+type seenAt struct {
+	at  time.Time
+	err error
+}
+
+// pollUntilMaster long-polls g until broker id is its master, and reports
+// when it saw that. It returns once the first long poll is waiting.
+func (r *runner) pollUntilMaster(ctx context.Context, poller *api, g ledgerless.GroupKey, id int64) (<-chan seenAt, error) {
+	v, err := poller.group(ctx, g, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	waiting, err := r.waiters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(chan seenAt, 1)
+	go func() { seen <- awaitMaster(ctx, poller, g, v.Index, id) }()
+	return seen, r.waitWaiters(ctx, waiting+1)
+}
+
+// awaitMaster long-polls g from index on until broker id is its master,
+// as a broker's role-change loop does, and returns when it saw that.
+func awaitMaster(ctx context.Context, poller *api, g ledgerless.GroupKey, index, id int64) seenAt {
+	for {
+		got, err := poller.group(ctx, g, index, time.Minute)
+		if err != nil || got.MasterBrokerID == id {
+			return seenAt{at: time.Now(), err: err}
+		}
+		index = got.Index
+	}
+}
+
+// beater heartbeats one broker every beatEvery until stopped.
+type beater struct {
+	quit    chan struct{}
+	done    chan struct{}
+	renewed atomic.Int64 // unix nanoseconds of the last successful heartbeat's answer
+}
+
+func (r *runner) keepBeating(ctx context.Context, g ledgerless.GroupKey, id int64) *beater {
+	b := &beater{quit: make(chan struct{}), done: make(chan struct{})}
+	path := heartbeatPath(g, id)
+	go func() {
+		defer close(b.done)
+		for off := int64(1); ; off++ {
+			if r.api.heartbeat(ctx, path, off) == nil {
+				b.renewed.Store(time.Now().UnixNano())
+			}
+			select {
+			case <-b.quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(beatEvery):
+			}
+		}
+	}()
+	return b
+}
+
+// stop stops the heartbeats once no heartbeat is in flight, and returns
+// when the last one was answered. It is safe to call more than once.
+func (b *beater) stop() time.Time {
+	select {
+	case <-b.quit:
+	default:
+		close(b.quit)
+	}
+	<-b.done
+	return time.Unix(0, b.renewed.Load())
+}
+
+// waiters is the number of long polls waiting in the controller.
+func (r *runner) waiters(ctx context.Context) (int, error) {
+	m, err := r.ctl.metrics(ctx)
+	return int(m.sum("ledgerless_longpoll_waiters")), err
+}
+
+// waitWaiters waits until at least n long polls wait in the controller.
+func (r *runner) waitWaiters(ctx context.Context, n int) error {
+	for {
+		w, err := r.waiters(ctx)
+		if err != nil || w >= n {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d long polls waiting: %w", w, n, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}

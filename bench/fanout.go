@@ -1,0 +1,118 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+)
+
+// Fanout is the delivery of one master change to many long polls of the
+// changed group.
+type Fanout struct {
+	Pollers   int
+	Delivered int
+	// Latency runs from an etcd watch seeing the change committed to each
+	// long poll's answer arriving.
+	Latency Latency
+}
+
+// fanoutBatch is how many long polls connect at once: fewer than the
+// listen backlog (net.core.somaxconn, 4096 by default), whose overflow
+// would cost a connection a one-second SYN retransmission.
+const fanoutBatch = 1000
+
+// fanout has Pollers long polls wait on one group, switches its master
+// over, and measures when each poll answers. Every poll waits on the same
+// group, the worst case: each wakes up and reads the group afresh.
+func (r *runner) fanout(ctx context.Context, obs *observer) (Fanout, error) {
+	n := r.cfg.Pollers
+	out := Fanout{Pollers: n}
+	g := ledgerless.GroupKey{Cluster: "fanout", Group: "g"}
+	master, err := r.api.register(ctx, g, "m", ledgerless.DefaultHeartbeatTimeout)
+	if err != nil {
+		return out, err
+	}
+	masterBeats := r.keepBeating(ctx, g, master)
+	defer masterBeats.stop()
+	slave, err := r.api.register(ctx, g, "s", ledgerless.DefaultHeartbeatTimeout)
+	if err != nil {
+		return out, err
+	}
+	slaveBeats := r.keepBeating(ctx, g, slave)
+	defer slaveBeats.stop()
+	if err := r.api.inSync(ctx, g, master, slave); err != nil {
+		return out, err
+	}
+	v, err := r.api.group(ctx, g, 0, 0)
+	if err != nil {
+		return out, err
+	}
+	base, err := r.waiters(ctx)
+	if err != nil {
+		return out, err
+	}
+
+	pollers := newAPI(r.ctl.url, n)
+	defer pollers.close()
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	seen := make([]seenAt, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { seen[i] = awaitMaster(pctx, pollers, g, v.Index, slave) })
+		if (i+1)%fanoutBatch == 0 || i == n-1 {
+			if err := r.waitWaiters(pctx, base+i+1); err != nil {
+				return out, fmt.Errorf("connect long polls: %w", err)
+			}
+			r.step("fan-out: %s long polls waiting", count(float64(i+1)))
+		}
+	}
+	changed := obs.next(g, anyChange)
+	if err := r.api.elect(ctx, g, slave); err != nil {
+		return out, err
+	}
+	var at time.Time
+	select {
+	case at = <-changed:
+	case <-pctx.Done():
+		return out, fmt.Errorf("the switchover was never seen: %w", pctx.Err())
+	}
+	wg.Wait()
+	var lat []time.Duration
+	var firstErr error
+	for _, s := range seen {
+		if s.err != nil {
+			firstErr = s.err
+			continue
+		}
+		lat = append(lat, s.at.Sub(at))
+	}
+	out.Delivered, out.Latency = len(lat), summarize(lat)
+	if out.Delivered < n {
+		return out, fmt.Errorf("%d of %d long polls failed: %w", n-out.Delivered, n, firstErr)
+	}
+	r.step("fan-out: %d long polls: p50 %s, p99 %s, max %s", n, ms(out.Latency.P50), ms(out.Latency.P99), ms(out.Latency.Max))
+	return out, nil
+}
+
+// checkFiles fails when this process cannot open need files: every long
+// poll holds a connection, on each side. Go raises the soft limit to the
+// hard one at start; only the hard limit (ulimit -Hn) can stop the
+// benchmark, and the controller, a Go program too, has the same.
+func checkFiles(need int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return nil // unknown: let it try
+	}
+	if lim.Cur < uint64(need) {
+		return fmt.Errorf("%d long polls need about %d open files, and the limit is %d: raise it (ulimit -n) or lower --pollers", need-fileMargin, need, lim.Cur)
+	}
+	return nil
+}
+
+// fileMargin is what the benchmark holds open besides the long polls.
+const fileMargin = 512

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ledgerless/ledgerless/bench"
+)
+
+func newBench() *cobra.Command {
+	cfg := bench.Defaults()
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure a controller against the raw etcd client, side by side",
+		Long: `Measure heartbeat throughput and latency (next to the raw etcd client doing
+the naive equivalent at the same concurrency), failover latency, long-poll
+fan-out and memory, in one run on this machine.
+
+It starts this binary as a controller ("serve", with an embedded etcd in a
+temporary directory, on free 127.0.0.1 ports), prints one progress line per
+step on stderr and the results as tables on stdout, and writes them with a
+cost model to --out. The defaults take several minutes; the flags scale it
+down. Only ratios measured in the same run are comparable.`,
+		Example: `  # the full benchmark, writing BENCHMARKS.md
+  ledgerless bench
+
+  # a smoke run in seconds
+  ledgerless bench --brokers 30 --concurrency 4 --duration 200ms --rounds 1 \
+    --failover-trials 1 --pollers 20 --out ''`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find this binary: %w", err)
+			}
+			cfg.Binary, cfg.Progress = exe, cmd.ErrOrStderr()
+			cfg.Command = benchCommand(cmd)
+			_, err = bench.Run(cmd.Context(), cfg, cmd.OutOrStdout())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntSliceVar(&cfg.Brokers, "brokers", cfg.Brokers, "broker counts of the heartbeat comparison, comma-separated; memory is measured with the largest")
+	f.IntSliceVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "heartbeats in flight at once, comma-separated")
+	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of one heartbeat measurement")
+	f.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "measurements of each system at each size, taken in turn")
+	f.IntVar(&cfg.FailoverTrials, "failover-trials", cfg.FailoverTrials, "trials of each way of losing a master")
+	f.IntVar(&cfg.Pollers, "pollers", cfg.Pollers, "long polls of the fan-out")
+	f.StringVar(&cfg.Out, "out", cfg.Out, "Markdown report to write; empty: none")
+	f.StringVar(&cfg.Micro, "micro", "", "file of `go test -bench` output to include in the report")
+	return cmd
+}
+
+// benchCommand is the command line that reproduces the run: the flags that
+// were set, but for --micro, whose file is a temporary one.
+func benchCommand(cmd *cobra.Command) string {
+	args := []string{"ledgerless", "bench"}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name != "micro" {
+			args = append(args, "--"+f.Name+"="+strings.Trim(f.Value.String(), "[]"))
+		}
+	})
+	return strings.Join(args, " ")
+}
