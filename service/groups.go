@@ -41,14 +41,12 @@ func (s *Service) WaitGroup(ctx context.Context, g ledgerless.GroupKey, index in
 	defer timer.Stop()
 	s.hub.addWaiter(1)
 	defer s.hub.addWaiter(-1)
-	for {
-		changed := s.hub.listen(g)
-		grp, err := s.Group(ctx, g)
-		if err != nil || grp.Index > index {
-			return grp, err
-		}
+	w := s.hub.listen(g)
+	grp, err := s.Group(ctx, g)
+	for err == nil && grp.Index <= index {
 		select {
-		case <-changed:
+		case <-w.changed:
+			grp, w, err = s.reread(ctx, g, w)
 		case <-timer.C:
 			return s.Group(ctx, g)
 		case <-s.draining:
@@ -57,7 +55,32 @@ func (s *Service) WaitGroup(ctx context.Context, g ledgerless.GroupKey, index in
 			return nil, ctx.Err()
 		}
 	}
+	return grp, err
 }
+
+// reread returns g as read once for every long poll that w woke up (see
+// wakeup), and the wake-up to wait for next. The read does not depend on
+// the long poll that starts it: that one may leave before it is done.
+func (s *Service) reread(ctx context.Context, g ledgerless.GroupKey, w *wakeup) (*ledgerless.Group, *wakeup, error) {
+	w.once.Do(func() {
+		w.next = s.hub.listen(g)
+		go func() {
+			defer close(w.read)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rereadTimeout)
+			defer cancel()
+			w.grp, w.err = s.Group(rctx, g)
+		}()
+	})
+	select {
+	case <-w.read:
+		return w.grp, w.next, w.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+// rereadTimeout bounds the read shared by the long polls of one wake-up.
+const rereadTimeout = 10 * time.Second
 
 // ClusterGroups reads every group of a cluster; an unknown cluster is
 // ErrBrokerMetadataNotExist.

@@ -32,13 +32,13 @@ type Hub struct {
 	start     int64 // the watch's view is complete after this revision
 	since     time.Time
 	last      map[ledgerless.GroupKey]int64
-	listeners map[ledgerless.GroupKey]chan struct{}
+	listeners map[ledgerless.GroupKey]*wakeup
 	waiters   int
 }
 
 func newHub(st *store.Store, log *slog.Logger, now func() time.Time, onLost func(ledgerless.GroupKey)) *Hub {
 	return &Hub{store: st, log: log, now: now, onLost: onLost,
-		last: map[ledgerless.GroupKey]int64{}, listeners: map[ledgerless.GroupKey]chan struct{}{}}
+		last: map[ledgerless.GroupKey]int64{}, listeners: map[ledgerless.GroupKey]*wakeup{}}
 }
 
 // Run follows changes until ctx ends, restarting the watch when it breaks.
@@ -65,16 +65,16 @@ func (h *Hub) apply(changes []store.Change, revision int64) {
 		// A (re)started watch: everything before revision is unknown, so
 		// wake every waiter to read again.
 		h.start, h.since = revision, h.now()
-		for g, ch := range h.listeners {
-			close(ch)
+		for g, w := range h.listeners {
+			close(w.changed)
 			delete(h.listeners, g)
 		}
 		return
 	}
 	for _, c := range changes {
 		h.last[c.Group] = max(h.last[c.Group], c.Revision)
-		if ch, ok := h.listeners[c.Group]; ok {
-			close(ch)
+		if w, ok := h.listeners[c.Group]; ok {
+			close(w.changed)
 			delete(h.listeners, c.Group)
 		}
 		if c.Lost && h.onLost != nil {
@@ -115,18 +115,35 @@ func (h *Hub) floors() func(ledgerless.GroupKey) int64 {
 	return func(g ledgerless.GroupKey) int64 { return max(start, last[g]) }
 }
 
-// listen returns a channel closed at g's next change. Take it before
-// reading the group, so that no change between the read and the wait is
-// missed.
-func (h *Hub) listen(g ledgerless.GroupKey) <-chan struct{} {
+// listen returns g's next wake-up, whose changed channel closes at g's
+// next change. Take it before reading the group, so that no change between
+// the read and the wait is missed.
+func (h *Hub) listen(g ledgerless.GroupKey) *wakeup {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ch, ok := h.listeners[g]
+	w, ok := h.listeners[g]
 	if !ok {
-		ch = make(chan struct{})
-		h.listeners[g] = ch
+		w = &wakeup{changed: make(chan struct{}), read: make(chan struct{})}
+		h.listeners[g] = w
 	}
-	return ch
+	return w
+}
+
+// wakeup is one change of a group as the long polls waiting for it see it.
+// Every long poll it wakes needs the group read afresh; one read that
+// starts after the change answers all of them linearizably (each was
+// waiting before the change, so the read falls within each request), so
+// the first of them reads and the others take its result: a change reaches
+// thousands of long polls of one group for the price of one etcd read.
+type wakeup struct {
+	changed chan struct{} // closed at the change
+	once    sync.Once     // starts the read
+	read    chan struct{} // closed when the read is done
+	grp     *ledgerless.Group
+	err     error
+	// next is the group's wake-up taken just before the read started, for
+	// the long polls that keep waiting after it.
+	next *wakeup
 }
 
 func (h *Hub) addWaiter(n int) {
