@@ -360,6 +360,23 @@ func TestAdminElectionAndClean(t *testing.T) {
 	if _, err := r.Group(ctxT(t), g); !errors.Is(err, ledgerless.ErrBrokerMetadataNotExist) {
 		t.Fatalf("removed group: %v", err)
 	}
+	if _, err := r.ClusterGroups(ctxT(t), g.Cluster); !errors.Is(err, ledgerless.ErrBrokerMetadataNotExist) {
+		t.Fatalf("the cluster of the removed group: %v", err)
+	}
+	if cs, err := r.Clusters(ctxT(t)); err != nil || len(cs) != 0 {
+		t.Fatalf("clusters after the removal: %+v %v", cs, err)
+	}
+
+	// Created again, the group continues its epochs and broker ids, so
+	// that no broker of its earlier life sees an epoch go back.
+	id := register(t, r, g, "again", 0)
+	grp = group(t, r, g)
+	if id != 4 || grp.State.MasterBrokerID != 4 || grp.State.MasterEpoch != 3 || grp.State.SyncStateSetEpoch != 4 {
+		t.Fatalf("group created again: id %d, %+v", id, grp.State)
+	}
+	if h := history(t, r, g); len(h) != 1 || h[0].MasterEpoch != 3 || h[0].Reason != ledgerless.ReasonFirstMaster {
+		t.Fatalf("history of the group created again: %+v", h)
+	}
 }
 
 func TestHistoryPages(t *testing.T) {
