@@ -67,13 +67,14 @@ func TestMasterLeaseExpiryFailsOverExactlyOnce(t *testing.T) {
 	const ttl = 2 * time.Second
 	rs := threeReplicas(t, ttl)
 	const groups = 50
-	for i := range groups {
-		pair(t, rs[i%3], key(fmt.Sprintf("g%d", i)), ttl)
-	}
-	// Slaves keep heartbeating through all replicas; masters fall silent.
+	// Slaves keep heartbeating through all replicas from their group's
+	// start (pairing every group may take longer than a lease); masters
+	// fall silent.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }()
 	for i := range groups {
+		pair(t, rs[i%3], key(fmt.Sprintf("g%d", i)), ttl)
 		wg.Go(func() {
 			for n := 0; ; n++ {
 				select {
@@ -85,7 +86,6 @@ func TestMasterLeaseExpiryFailsOverExactlyOnce(t *testing.T) {
 			}
 		})
 	}
-	defer func() { close(stop); wg.Wait() }()
 	for i := range groups {
 		g := key(fmt.Sprintf("g%d", i))
 		eventually(t, 15*time.Second, func() bool { return group(t, rs[1], g).State.MasterBrokerID == 2 })
