@@ -10,11 +10,10 @@ import (
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/server/v3/embed"
-	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
-	"go.etcd.io/etcd/server/v3/etcdserver/api/v3rpc"
-	"go.etcd.io/etcd/server/v3/proxy/grpcproxy/adapter"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // EmbeddedConfig configures an etcd server run inside the controller.
@@ -130,10 +129,10 @@ func (e *Embedded) Open(cfg ClientConfig) (*Store, error) {
 	if len(e.etcd.Server.Cluster().Members()) > 1 {
 		return Open(cfg)
 	}
-	s := New(v3client.New(e.etcd.Server), cfg.Prefix)
-	s.ka.lease = func() etcdserverpb.LeaseClient {
-		return adapter.LeaseServerToLeaseClient(v3rpc.NewQuotaLeaseServer(e.etcd.Server))
-	}
-	s.owned, s.endpoints = true, cfg.Endpoints
+	tracer := tracing.Tracer(cfg.TracerProvider)
+	cli, lease := inProcess(e.etcd.Server, tracer, cfg.Observer)
+	s := New(cli, cfg.Prefix)
+	s.ka.lease = func() etcdserverpb.LeaseClient { return lease }
+	s.owned, s.endpoints, s.tracer, s.obs = true, cfg.Endpoints, tracer, cfg.Observer
 	return s, nil
 }
