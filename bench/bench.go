@@ -155,12 +155,8 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if rep.Env, err = r.env(ctx); err != nil {
 		return nil, err
 	}
-	if rep.Heartbeat, err = r.heartbeats(ctx); err != nil {
-		return nil, r.failed("heartbeat", err)
-	}
-	if rep.Memory, err = r.memory(ctx); err != nil {
-		return nil, r.failed("memory", err)
-	}
+	// Latencies first: the heartbeat brokers' leases, and the raw ones,
+	// outlive their use by a minute and would then all expire at once.
 	obs, err := observe(ctx, st)
 	if err != nil {
 		return nil, err
@@ -170,6 +166,12 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 	if rep.Fanout, err = r.fanout(ctx, obs); err != nil {
 		return nil, r.failed("fan-out", err)
+	}
+	if rep.Heartbeat, err = r.heartbeats(ctx); err != nil {
+		return nil, r.failed("heartbeat", err)
+	}
+	if rep.Memory, err = r.memory(ctx); err != nil {
+		return nil, r.failed("memory", err)
 	}
 	return rep, nil
 }

@@ -18,6 +18,9 @@ type Fanout struct {
 	// Latency runs from an etcd watch seeing the change committed to each
 	// long poll's answer arriving.
 	Latency Latency
+	// CPU seconds per answered long poll, from the switchover to the last
+	// answer, of the controller's process and of the bench's.
+	ServerCPU, ClientCPU float64
 }
 
 // fanoutBatch is how many long polls connect at once: fewer than the
@@ -71,17 +74,32 @@ func (r *runner) fanout(ctx context.Context, obs *observer) (Fanout, error) {
 			r.step("fan-out: %s long polls waiting", count(float64(i+1)))
 		}
 	}
+	before, err := r.costMeter(ctx)
+	if err != nil {
+		return out, err
+	}
 	changed := obs.next(g, anyChange)
 	if err := r.api.elect(ctx, g, slave); err != nil {
 		return out, err
 	}
-	var at time.Time
+	// The switchover is committed before its answer arrives, and the
+	// watch sees it a moment after it is committed, unless the watch lags.
+	at := time.Now()
 	select {
-	case at = <-changed:
+	case seen := <-changed:
+		if seen.Before(at) {
+			at = seen
+		}
 	case <-pctx.Done():
 		return out, fmt.Errorf("the switchover was never seen: %w", pctx.Err())
 	}
 	wg.Wait()
+	after, err := r.costMeter(ctx)
+	if err != nil {
+		return out, err
+	}
+	cpu := costOf(before, after, float64(n))
+	out.ServerCPU, out.ClientCPU = cpu.ServerCPU, cpu.ClientCPU
 	var lat []time.Duration
 	var firstErr error
 	for _, s := range seen {
