@@ -24,20 +24,21 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 		"and on what else it was doing.\n\n")
 
 	p("## Heartbeats\n\n")
-	p("Each heartbeat broker (three per group, heartbeat timeout %s) heartbeats in turn, with a larger maxOffset every time, "+
+	p("Each heartbeat broker (three per group, heartbeat timeout %.0f s) heartbeats in turn, with a larger maxOffset every time, "+
 		"so every ledgerless heartbeat records data, as an active broker's does. The raw baselines do the naive equivalent "+
 		"with the etcd client at the same concurrency: *Put+KeepAliveOnce* writes a liveness record of the same size under the "+
-		"broker's lease and renews the lease once; *Put* only writes. Each size runs %s round(s) of the three systems back "+
-		"to back; etcd's work per heartbeat comes from etcd's own metrics.\n\n", heartbeatTTL, fmt.Sprint(rep.Env.Rounds))
+		"broker's lease and renews the lease once; *Put* only writes. Each size runs %d round(s) of the three systems back "+
+		"to back; etcd's work per heartbeat comes from etcd's own metrics, CPU from the processes' own accounting.\n\n",
+		heartbeatTTL.Seconds(), rep.Env.Rounds)
 	rep.heartbeatTable().markdown(w)
 	rep.ratioTable().markdown(w)
 
 	p("## Failover\n\n")
-	p("Each trial registers a master and a slave (heartbeat timeout 2 s, a heartbeat every %s), puts both in the SyncStateSet, "+
+	p("Each trial registers a master and a slave (heartbeat timeout 2 s, a heartbeat every %d ms), puts both in the SyncStateSet, "+
 		"has the slave long-poll its group, and loses the master. The clock stops when the long poll answers with the slave as master. "+
 		"For expiry the clock starts when an independent etcd watch sees the master's alive key deleted; etcd's own expiry "+
 		"granularity (its lessor checks for expired leases every 500 ms) is the separate last row, measured from the last renewal's "+
-		"answer plus the TTL.\n\n", beatEvery)
+		"answer plus the TTL. With fewer than 100 trials, p99 is the maximum.\n\n", beatEvery.Milliseconds())
 	rep.failoverTable().markdown(w)
 
 	p("## Long-poll fan-out\n\n")

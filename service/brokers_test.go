@@ -249,6 +249,45 @@ func TestLongPoll(t *testing.T) {
 	})
 }
 
+// TestLongPollsOfOneGroupFollowEveryChange has many long polls follow
+// one group through several changes. The polls that a change wakes share
+// one read, and the ones that keep waiting continue with the wake-up taken
+// before that read: none may miss a change (it would answer only when its
+// wait ran out, with an unchanged index) or answer before one.
+func TestLongPollsOfOneGroupFollowEveryChange(t *testing.T) {
+	r := startReplica(t, storetest.Prefix(t), "r1")
+	g := key("g")
+	register(t, r, g, "a", 0)
+	idx := group(t, r, g).Index
+	const polls, changes = 40, 3
+	errs := make(chan error, polls)
+	for range polls {
+		go func() {
+			for index, brokers := idx, 1; brokers < 1+changes; {
+				grp, err := r.WaitGroup(ctxT(t), g, index, 20*time.Second)
+				if err == nil && grp.Index <= index {
+					err = fmt.Errorf("answered with index %d, waiting for one above %d", grp.Index, index)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				index, brokers = grp.Index, len(grp.Brokers)
+			}
+			errs <- nil
+		}()
+	}
+	for i := range changes {
+		eventually(t, 10*time.Second, func() bool { return r.Hub().Waiters() == polls })
+		register(t, r, g, fmt.Sprintf("b%d", i), 0)
+	}
+	for range polls {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestReplicasSeeTheSameState(t *testing.T) {
 	prefix := storetest.Prefix(t)
 	r1, r2 := startReplica(t, prefix, "r1"), startReplica(t, prefix, "r2")
