@@ -2,17 +2,16 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -25,7 +24,7 @@ type controller struct {
 	url  string // base URL of its REST API
 	etcd string // client URL of the etcd it uses
 	cmd  *exec.Cmd
-	out  *syncBuffer // its log, shown when it fails
+	log  string // file of its output, shown when it fails
 	done chan struct{}
 	err  error // the process's exit, once done is closed
 }
@@ -36,15 +35,20 @@ type controller struct {
 func startController(ctx context.Context, binary, dir, id, etcd string) (*controller, error) {
 	listen := freeAddr()
 	args := []string{"serve", "--listen", listen, "--replica-id", id, "--data-dir", filepath.Join(dir, id), "--log-level", "warn"}
-	c := &controller{id: id, url: "http://" + listen, etcd: etcd, out: &syncBuffer{}, done: make(chan struct{})}
+	c := &controller{id: id, url: "http://" + listen, etcd: etcd, log: filepath.Join(dir, id+".log"), done: make(chan struct{})}
 	if etcd == "" {
 		c.etcd = "http://" + freeAddr()
 		args = append(args, "--embedded-client-url", c.etcd, "--embedded-peer-url", "http://"+freeAddr())
 	} else {
 		args = append(args, "--etcd-endpoints", etcd)
 	}
+	out, err := os.Create(c.log)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close() // the child has its own descriptor
 	c.cmd = exec.Command(binary, args...)
-	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	c.cmd.Stdout, c.cmd.Stderr = out, out
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start controller %s: %w", id, err)
 	}
@@ -73,13 +77,13 @@ func (c *controller) ready(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-c.done:
-			return fmt.Errorf("controller %s exited: %v\n%s", c.id, c.err, c.out)
+			return fmt.Errorf("controller %s exited: %v\n%s", c.id, c.err, c.output())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("controller %s not ready after %s\n%s", c.id, timeout, c.out)
+			return fmt.Errorf("controller %s not ready after %s\n%s", c.id, timeout, c.output())
 		}
 	}
 }
@@ -105,7 +109,7 @@ func (c *controller) stop() {
 func (c *controller) alive() error {
 	select {
 	case <-c.done:
-		return fmt.Errorf("controller %s exited: %v\n%s", c.id, c.err, c.out)
+		return fmt.Errorf("controller %s exited: %v\n%s", c.id, c.err, c.output())
 	default:
 		return nil
 	}
@@ -201,23 +205,13 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 1<<20 {
-		return len(p), nil // keep the beginning; that is where failures show
+// output is the beginning of the replica's log, where failures show.
+func (c *controller) output() string {
+	f, err := os.Open(c.log)
+	if err != nil {
+		return err.Error()
 	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 64<<10))
+	return string(b)
 }

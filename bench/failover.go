@@ -72,21 +72,12 @@ func (r *runner) failoverTrial(ctx context.Context, st *store.Store, obs *observ
 	defer cancel()
 	g := ledgerless.GroupKey{Cluster: "failover", Group: fmt.Sprintf("%s-%03d", mode, t)}
 	defer func() { _ = r.api.removeGroup(context.WithoutCancel(ctx), g) }()
-	master, err := r.api.register(ctx, g, "m", failoverTTL)
+	p, err := r.pair(ctx, g, failoverTTL)
+	defer p.stop()
 	if err != nil {
 		return 0, 0, err
 	}
-	masterBeats := r.keepBeating(ctx, g, master)
-	defer masterBeats.stop()
-	slave, err := r.api.register(ctx, g, "s", failoverTTL)
-	if err != nil {
-		return 0, 0, err
-	}
-	slaveBeats := r.keepBeating(ctx, g, slave)
-	defer slaveBeats.stop()
-	if err := r.api.inSync(ctx, g, master, slave); err != nil {
-		return 0, 0, err
-	}
+	master, slave, masterBeats := p.master, p.slave, p.beats[0]
 	seen, err := r.pollUntilMaster(ctx, poller, g, slave)
 	if err != nil {
 		return 0, 0, err
@@ -157,6 +148,35 @@ func awaitMaster(ctx context.Context, poller *api, g ledgerless.GroupKey, index,
 			return seenAt{at: time.Now(), err: err}
 		}
 		index = got.Index
+	}
+}
+
+// pair is a master and a slave of one group, both in the SyncStateSet,
+// heartbeating every beatEvery.
+type pair struct {
+	master, slave int64
+	beats         []*beater // the master's, then the slave's
+}
+
+// pair registers a master and a slave in g with heartbeat timeout ttl,
+// keeps them heartbeating and puts both in the SyncStateSet. Stop the pair
+// even when it returns an error.
+func (r *runner) pair(ctx context.Context, g ledgerless.GroupKey, ttl time.Duration) (*pair, error) {
+	p := &pair{}
+	for _, id := range []*int64{&p.master, &p.slave} {
+		var err error
+		if *id, err = r.api.register(ctx, g, fmt.Sprintf("b%d", len(p.beats)), ttl); err != nil {
+			return p, err
+		}
+		p.beats = append(p.beats, r.keepBeating(ctx, g, *id))
+	}
+	return p, r.api.inSync(ctx, g, p.master, p.slave)
+}
+
+// stop stops the pair's heartbeats.
+func (p *pair) stop() {
+	for _, b := range p.beats {
+		b.stop()
 	}
 }
 

@@ -30,26 +30,17 @@ const fanoutBatch = 1000
 
 // fanout has Pollers long polls wait on one group, switches its master
 // over, and measures when each poll answers. Every poll waits on the same
-// group, the worst case: each wakes up and reads the group afresh.
+// group, the worst case: one change wakes them all.
 func (r *runner) fanout(ctx context.Context, obs *observer) (Fanout, error) {
 	n := r.cfg.Pollers
 	out := Fanout{Pollers: n}
 	g := ledgerless.GroupKey{Cluster: "fanout", Group: "g"}
-	master, err := r.api.register(ctx, g, "m", ledgerless.DefaultHeartbeatTimeout)
+	p, err := r.pair(ctx, g, ledgerless.DefaultHeartbeatTimeout)
+	defer p.stop()
 	if err != nil {
 		return out, err
 	}
-	masterBeats := r.keepBeating(ctx, g, master)
-	defer masterBeats.stop()
-	slave, err := r.api.register(ctx, g, "s", ledgerless.DefaultHeartbeatTimeout)
-	if err != nil {
-		return out, err
-	}
-	slaveBeats := r.keepBeating(ctx, g, slave)
-	defer slaveBeats.stop()
-	if err := r.api.inSync(ctx, g, master, slave); err != nil {
-		return out, err
-	}
+	slave := p.slave
 	v, err := r.api.group(ctx, g, 0, 0)
 	if err != nil {
 		return out, err

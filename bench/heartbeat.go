@@ -41,10 +41,11 @@ type HeartbeatRun struct {
 	Throughput float64 // heartbeats per second, median of the rounds
 	Latency    Latency // every heartbeat of every round
 	Errors     int
-	Cost       Cost // etcd's work per heartbeat
+	Cost       Cost // per heartbeat
 }
 
-// Cost is etcd's work per heartbeat, from etcd's own metrics.
+// Cost is the work per heartbeat: etcd's, from etcd's own metrics, and
+// CPU, from the processes' own accounting.
 type Cost struct {
 	Txns     float64 // raft proposals: write transactions and lease grants
 	Puts     float64 // keys written
