@@ -139,23 +139,6 @@ func (m metrics) sum(name string) float64 {
 	return total
 }
 
-// label returns the value of label key in the first series of metric
-// name that has it.
-func (m metrics) label(name, key string) string {
-	for series := range m {
-		rest, ok := strings.CutPrefix(series, name+"{")
-		if !ok {
-			continue
-		}
-		for _, kv := range strings.Split(strings.TrimSuffix(rest, "}"), ",") {
-			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-				return strings.Trim(v, `"`)
-			}
-		}
-	}
-	return ""
-}
-
 // scrape reads a Prometheus text exposition.
 func scrape(ctx context.Context, url string) (metrics, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
