@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/auth"
 	"github.com/ledgerless/ledgerless/service"
 )
 
@@ -30,12 +31,16 @@ type Handler struct {
 	svc     *service.Service
 	log     *slog.Logger
 	metrics *Metrics
+	auth    *auth.Authenticator // nil: every caller may do everything
 }
 
 // New returns the API's http.Handler for svc.
-func New(svc *service.Service, log *slog.Logger, metrics *Metrics) http.Handler {
+func New(svc *service.Service, log *slog.Logger, metrics *Metrics, opts ...Option) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	h := &Handler{svc: svc, log: log, metrics: metrics}
+	for _, o := range opts {
+		o(h)
+	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	// Route on the raw path, so that an escaped "/" stays inside its path
@@ -47,6 +52,9 @@ func New(svc *service.Service, log *slog.Logger, metrics *Metrics) http.Handler 
 		h.log.ErrorContext(c.Request.Context(), "panic serving request", "path", c.Request.URL.Path, "panic", err)
 		h.fail(c, fmt.Errorf("internal error"))
 	}), metrics.middleware())
+	if h.auth != nil {
+		r.Use(h.authorize())
+	}
 	r.NoRoute(func(c *gin.Context) { invalid(c, http.StatusNotFound, "no such route: "+c.Request.URL.Path) })
 	r.NoMethod(func(c *gin.Context) {
 		invalid(c, http.StatusMethodNotAllowed, c.Request.Method+" is not allowed on "+c.Request.URL.Path)

@@ -24,17 +24,27 @@ const G = "/v1/clusters/c/groups/g"
 
 // newServer runs one controller replica on a key prefix of its own, serves
 // its API on a real listener and returns the base URL.
-func newServer(t *testing.T) string {
+func newServer(t testing.TB) string {
 	t.Helper()
-	st := storetest.Open(t, storetest.Prefix(t))
-	svc := service.New(service.Options{Store: st, ReplicaID: "r1"})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
+	svc := startService(t, service.Options{})
 	srv := httptest.NewServer(handlers.New(svc, slog.New(slog.DiscardHandler), handlers.NewMetrics(svc.Hub().Waiters)))
 	t.Cleanup(func() {
 		svc.Drain() // long polls answer at once
 		srv.Close()
+	})
+	return srv.URL
+}
+
+// startService runs a service with opts on a key prefix of its own until
+// the test ends, and returns once it follows etcd.
+func startService(t testing.TB, opts service.Options) *service.Service {
+	t.Helper()
+	opts.Store, opts.ReplicaID = storetest.Open(t, storetest.Prefix(t)), "r1"
+	svc := service.New(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("service Run: %v", err)
@@ -46,7 +56,7 @@ func newServer(t *testing.T) string {
 			t.Fatal("the service never connected to etcd")
 		}
 	}
-	return srv.URL
+	return svc
 }
 
 var client = &http.Client{Timeout: 30 * time.Second, Transport: openAPICheck}
