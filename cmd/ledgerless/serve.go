@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -28,7 +31,7 @@ one through its REST API.`,
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServe())
+	root.AddCommand(newServe(), newToken())
 	cli.Register(root, cli.Options{Version: version})
 	return root
 }
@@ -59,6 +62,10 @@ by --config (keys are the flag names), then the defaults shown here.`,
 			if err != nil {
 				return err
 			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			cfg.Reload = hup
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
@@ -84,6 +91,7 @@ by --config (keys are the flag names), then the defaults shown here.`,
 	f.Duration("shutdown-timeout", d.ShutdownTimeout, "longest graceful shutdown before giving up")
 	f.String("log-level", "info", "log level: debug, info, warn, error")
 	f.String("log-format", "text", "log format: text or json")
+	securityFlags(f, d)
 	_ = v.BindPFlags(f)
 	return cmd
 }
@@ -125,6 +133,7 @@ func serveConfig(v *viper.Viper, stderr io.Writer) (server.Config, error) {
 	cfg.Embedded.PeerURL = v.GetString("embedded-peer-url")
 	cfg.Embedded.InitialCluster = v.GetString("embedded-initial-cluster")
 	cfg.ShutdownTimeout = v.GetDuration("shutdown-timeout")
+	securityConfig(v, &cfg)
 	if v.GetString("log-level") == "debug" {
 		cfg.Embedded.LogLevel = "info"
 	}
