@@ -84,7 +84,7 @@ func (h *Handler) authorize() gin.HandlerFunc {
 		case !p.Allows(access, g):
 			reason = "forbidden"
 			err = fmt.Errorf("%w: %s %q may not %s %s", auth.ErrForbidden, p.Role, p.Name, c.Request.Method, c.Request.URL.Path)
-			if p.Role == auth.RoleBroker && access >= auth.GroupRead && access <= auth.GroupWrite {
+			if p.Role == auth.RoleBroker && (access == auth.GroupRead || access == auth.GroupWrite) {
 				err = fmt.Errorf("%w: broker %q is not scoped to group %s", auth.ErrForbidden, p.Name, g)
 			}
 		default:

@@ -3,19 +3,18 @@ package handlers_test
 import (
 	"bytes"
 	"crypto/tls"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ledgerless/ledgerless/auth"
 	"github.com/ledgerless/ledgerless/handlers"
 	"github.com/ledgerless/ledgerless/internal/certtest"
+	"github.com/ledgerless/ledgerless/internal/logtest"
 	"github.com/ledgerless/ledgerless/service"
 )
 
@@ -47,16 +46,15 @@ func credentialsFile(t testing.TB) string {
 // secureServer serves the API with authentication over TLS, verifying
 // client certificates of ca when sent. It returns the base URL and the
 // server's log.
-func secureServer(t *testing.T, ca *certtest.CA, opts service.Options) (string, *bytes.Buffer) {
+func secureServer(t *testing.T, ca *certtest.CA, opts service.Options) (string, *logtest.Buffer) {
 	t.Helper()
 	a, err := auth.Load(credentialsFile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := startService(t, opts)
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil))
-	srv := httptest.NewUnstartedServer(handlers.New(svc, log, handlers.NewMetrics(svc.Hub().Waiters), handlers.WithAuth(a)))
+	logs := &logtest.Buffer{}
+	srv := httptest.NewUnstartedServer(handlers.New(svc, logs.Logger(), handlers.NewMetrics(svc.Hub().Waiters), handlers.WithAuth(a)))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "controller", "127.0.0.1").TLS},
 		ClientCAs: ca.Pool(), ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS12}
 	srv.StartTLS()
@@ -231,16 +229,4 @@ func TestRolesOverTLS(t *testing.T) {
 	if !strings.Contains(logs.String(), `msg="request refused" reason=forbidden caller=brokers-c`) {
 		t.Errorf("no refusal of brokers-c logged:\n%s", logs)
 	}
-}
-
-// lockedWriter lets the server's goroutines log into one buffer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

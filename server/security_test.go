@@ -1,22 +1,20 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ledgerless/ledgerless/auth"
 	"github.com/ledgerless/ledgerless/internal/certtest"
+	"github.com/ledgerless/ledgerless/internal/logtest"
 	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
@@ -35,10 +33,10 @@ func testConfig(t *testing.T) Config {
 
 // run runs a replica until the test ends and waits until client gets an
 // answer from /healthz; it returns the replica's log.
-func run(t *testing.T, cfg Config, client *http.Client) *syncBuffer {
+func run(t *testing.T, cfg Config, client *http.Client) *logtest.Buffer {
 	t.Helper()
-	logs := &syncBuffer{}
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	logs := &logtest.Buffer{}
+	cfg.Logger = logs.Logger()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg) }()
@@ -308,24 +306,6 @@ func TestValidateSecurity(t *testing.T) {
 	if err := cfg.Validate(); err != nil || cfg.TLS.ClientAuth != "required" || !strings.HasPrefix(cfg.AdvertiseURL, "https://") {
 		t.Errorf("defaults with a client CA: %v, client auth %q, advertise %q", err, cfg.TLS.ClientAuth, cfg.AdvertiseURL)
 	}
-}
-
-// syncBuffer is a log that the replica writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestSecureEmbeddedEtcd runs a replica whose embedded etcd serves clients
