@@ -180,6 +180,9 @@ func (s *security) Run(ctx context.Context, reload <-chan os.Signal) error {
 }
 
 func (s *security) reload() {
+	if s.auth == nil && s.tls == nil {
+		s.log.Info("nothing to reload: no auth-file and no tls-cert")
+	}
 	if s.auth != nil {
 		if err := s.auth.Reload(); err != nil {
 			s.log.Error("credentials not reloaded; the previous ones stay in use", "err", err)

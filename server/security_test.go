@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptrace"
 	"os"
@@ -365,5 +366,57 @@ func TestSecureEmbeddedEtcd(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"endpoints":["`+cfg.Embedded.ClientURL+`"]`) ||
 		!strings.Contains(string(body), `"address":"https://r1:`) {
 		t.Errorf("controller: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestLimitsReachTheServer checks that the limits of the configuration
+// are the ones the replica enforces.
+func TestLimitsReachTheServer(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Limits.MaxHeaderBytes, cfg.Limits.MaxBrokersPerGroup, cfg.Limits.MaxLongPolls = 4096, 1, 1
+	c := &http.Client{Timeout: 10 * time.Second}
+	run(t, cfg, c)
+	base := "http://" + cfg.Listen + "/v1/clusters/c/groups/g"
+	send := func(method, url, body string, header http.Header) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		maps.Copy(req.Header, header)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := send("GET", base, "", http.Header{"X-Big": {strings.Repeat("x", 16<<10)}}); s != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("16 KiB header: %d, want 431", s)
+	}
+	if s := send("POST", base+"/brokers", `{"address":"127.0.0.1:1","registerCode":"a"}`, nil); s != http.StatusOK {
+		t.Fatalf("first broker: %d", s)
+	}
+	if s := send("POST", base+"/brokers", `{"address":"127.0.0.1:2","registerCode":"b"}`, nil); s != http.StatusConflict {
+		t.Errorf("second broker: %d, want 409", s)
+	}
+	go func() { // answered at shutdown
+		if resp, err := c.Get(base + "?index=1000000000000&wait=1m"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := c.Get("http://" + cfg.Listen + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(metrics), "\nledgerless_longpoll_waiters 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first long poll never waited")
+		}
+	}
+	if s := send("GET", base+"?index=0&wait=1m", "", nil); s != http.StatusServiceUnavailable {
+		t.Errorf("second long poll: %d, want 503", s)
 	}
 }
