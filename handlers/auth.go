@@ -1,13 +1,11 @@
 package handlers
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/auth"
@@ -57,20 +55,18 @@ func accessOf(method, route string) auth.Access {
 	return auth.Admin
 }
 
-// Why a caller was refused: the label of ledgerless_auth_failures_total,
-// and for 401s the problem's detail.
+// Why a caller is unknown (the reason Metrics.AuthFailure is told; a
+// known caller's refusal is "forbidden"), and the 401 problem's detail.
 var refusals = map[string]string{
 	"missing":             "send Authorization: Bearer <token>, or a client certificate",
 	"malformed":           "the request needs exactly one Authorization header, of the form Bearer <token>",
 	"invalid_token":       "the bearer token is not known",
 	"unknown_certificate": "the client certificate's subject has no role",
-	"forbidden":           "",
 }
 
 // authorize is the middleware that refuses unknown callers with 401 and
 // callers whose role does not allow the route with 403.
 func (h *Handler) authorize() gin.HandlerFunc {
-	failures := h.metrics.authFailures()
 	return func(c *gin.Context) {
 		access := accessOf(c.Request.Method, c.FullPath())
 		if access == auth.Public {
@@ -90,7 +86,7 @@ func (h *Handler) authorize() gin.HandlerFunc {
 		default:
 			return
 		}
-		failures.WithLabelValues(reason).Inc()
+		h.metrics.AuthFailure(reason)
 		name := ""
 		if p != nil {
 			name = p.Name
@@ -137,22 +133,4 @@ func bearer(header []string) (string, bool) {
 		return "", false
 	}
 	return token, true
-}
-
-// authFailures registers the counter of refused callers.
-func (m *Metrics) authFailures() *prometheus.CounterVec {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ledgerless_auth_failures_total",
-		Help: "Requests refused for missing or unknown credentials (401) or a role that does not allow them (403), by reason.",
-	}, []string{"reason"})
-	for reason := range refusals {
-		c.WithLabelValues(reason) // export zeros, so that rates work from the start
-	}
-	var registered prometheus.AlreadyRegisteredError
-	if err := m.reg.Register(c); errors.As(err, &registered) {
-		return registered.ExistingCollector.(*prometheus.CounterVec)
-	} else if err != nil {
-		panic(err)
-	}
-	return c
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ledgerless/ledgerless/auth"
+	"github.com/ledgerless/ledgerless/metrics"
 	"github.com/ledgerless/ledgerless/service"
 )
 
@@ -16,7 +17,7 @@ import (
 // route added without an entry would need an admin, and an entry left
 // behind by a removed route would mislead its readers.
 func TestEveryRouteHasAnAccess(t *testing.T) {
-	engine := New(service.New(service.Options{}), slog.New(slog.DiscardHandler), NewMetrics(func() int { return 0 })).(*gin.Engine)
+	engine := New(service.New(service.Options{}), slog.New(slog.DiscardHandler), metrics.New(), nil).(*gin.Engine)
 	served := map[string]bool{}
 	for _, r := range engine.Routes() {
 		key := r.Method + " " + r.Path

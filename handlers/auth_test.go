@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/ledgerless/ledgerless/handlers"
 	"github.com/ledgerless/ledgerless/internal/certtest"
 	"github.com/ledgerless/ledgerless/internal/logtest"
-	"github.com/ledgerless/ledgerless/service"
 )
 
 // Tokens of the credentials file the auth tests use.
@@ -46,23 +44,17 @@ func credentialsFile(t testing.TB) string {
 // secureServer serves the API with authentication over TLS, verifying
 // client certificates of ca when sent. It returns the base URL and the
 // server's log.
-func secureServer(t *testing.T, ca *certtest.CA, opts service.Options) (string, *logtest.Buffer) {
+func secureServer(t *testing.T, ca *certtest.CA) (string, *logtest.Buffer) {
 	t.Helper()
 	a, err := auth.Load(credentialsFile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := startService(t, opts)
 	logs := &logtest.Buffer{}
-	srv := httptest.NewUnstartedServer(handlers.New(svc, logs.Logger(), handlers.NewMetrics(svc.Hub().Waiters), handlers.WithAuth(a)))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "controller", "127.0.0.1").TLS},
-		ClientCAs: ca.Pool(), ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS12}
-	srv.StartTLS()
-	t.Cleanup(func() {
-		svc.Drain()
-		srv.Close()
-	})
-	return srv.URL, logs
+	url := newServerWith(t, replicaOptions{log: logs.Logger(), handler: []handlers.Option{handlers.WithAuth(a)},
+		tls: &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "controller", "127.0.0.1").TLS},
+			ClientCAs: ca.Pool(), ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS12}})
+	return url, logs
 }
 
 // tlsClient trusts ca and presents cert, if any, whatever CAs the server
@@ -110,7 +102,7 @@ func send(t *testing.T, c authCaller, method, url, body string) (int, http.Heade
 // known ones get 403 exactly where their role does not reach.
 func TestRolesOverTLS(t *testing.T) {
 	ca := certtest.NewCA(t, "test")
-	base, logs := secureServer(t, ca, service.Options{})
+	base, logs := secureServer(t, ca)
 	plain := tlsClient(ca, nil)
 	brokerCert, readerCert := ca.Issue(t, "broker-c"), ca.Issue(t, "anyone", "spiffe://test/reader")
 	strangerCert := ca.Issue(t, "stranger")

@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/auth"
@@ -30,12 +31,13 @@ const IndexHeader = "X-Ledgerless-Index"
 type Handler struct {
 	svc     *service.Service
 	log     *slog.Logger
-	metrics *Metrics
+	metrics Metrics
 	auth    *auth.Authenticator // nil: every caller may do everything
 }
 
-// New returns the API's http.Handler for svc.
-func New(svc *service.Service, log *slog.Logger, metrics *Metrics, opts ...Option) http.Handler {
+// New returns the API's http.Handler for svc. With a tracer provider
+// (nil: tracing off) every request but probes and scrapes is a server span.
+func New(svc *service.Service, log *slog.Logger, metrics Metrics, tp trace.TracerProvider, opts ...Option) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	h := &Handler{svc: svc, log: log, metrics: metrics}
 	for _, o := range opts {
@@ -48,10 +50,13 @@ func New(svc *service.Service, log *slog.Logger, metrics *Metrics, opts ...Optio
 	r.UseRawPath = true
 	r.UnescapePathValues = true
 	r.ContextWithFallback = true
+	if tp != nil {
+		r.Use(tracingMiddleware(tp))
+	}
 	r.Use(gin.CustomRecovery(func(c *gin.Context, err any) {
 		h.log.ErrorContext(c.Request.Context(), "panic serving request", "path", c.Request.URL.Path, "panic", err)
 		h.fail(c, fmt.Errorf("internal error"))
-	}), metrics.middleware())
+	}), metricsMiddleware(metrics))
 	if h.auth != nil {
 		r.Use(h.authorize())
 	}

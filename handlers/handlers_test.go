@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,8 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/metrics"
 	"github.com/ledgerless/ledgerless/service"
+	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
@@ -26,25 +31,49 @@ const G = "/v1/clusters/c/groups/g"
 // its API on a real listener and returns the base URL.
 func newServer(t testing.TB) string {
 	t.Helper()
-	svc := startService(t, service.Options{})
-	srv := httptest.NewServer(handlers.New(svc, slog.New(slog.DiscardHandler), handlers.NewMetrics(svc.Hub().Waiters)))
-	t.Cleanup(func() {
-		svc.Drain() // long polls answer at once
-		srv.Close()
-	})
-	return srv.URL
+	return newServerWith(t, replicaOptions{})
 }
 
-// startService runs a service with opts on a key prefix of its own until
-// the test ends, and returns once it follows etcd.
-func startService(t testing.TB, opts service.Options) *service.Service {
+// replicaOptions are what a test may change in the replica newServerWith
+// runs; zero fields take newServer's choices.
+type replicaOptions struct {
+	tracer    trace.TracerProvider // traces etcd requests, use cases and the API
+	log       *slog.Logger
+	reconcile time.Duration
+	limits    service.Options   // MaxLongPolls and MaxBrokersPerGroup
+	handler   []handlers.Option // authentication
+	tls       *tls.Config       // serve HTTPS with it
+}
+
+func newServerWith(t testing.TB, o replicaOptions) string {
 	t.Helper()
-	opts.Store, opts.ReplicaID = storetest.Open(t, storetest.Prefix(t)), "r1"
-	svc := service.New(opts)
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	m := metrics.New()
+	st, err := store.Open(store.ClientConfig{Endpoints: storetest.Endpoints(), DialTimeout: 5 * time.Second,
+		Prefix: storetest.Prefix(t), TracerProvider: o.tracer, Observer: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	svc := service.New(service.Options{Store: st, ReplicaID: "r1", Logger: o.log, Reconcile: o.reconcile,
+		TracerProvider: o.tracer, Observer: m,
+		MaxLongPolls: o.limits.MaxLongPolls, MaxBrokersPerGroup: o.limits.MaxBrokersPerGroup})
+	m.LongPolls(svc.Hub().Waiters)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
+	srv := httptest.NewUnstartedServer(handlers.New(svc, o.log, m, o.tracer, o.handler...))
+	if o.tls != nil {
+		srv.TLS = o.tls
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(func() {
+		svc.Drain() // long polls answer at once
+		srv.Close()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("service Run: %v", err)
@@ -56,7 +85,7 @@ func startService(t testing.TB, opts service.Options) *service.Service {
 			t.Fatal("the service never connected to etcd")
 		}
 	}
-	return svc
+	return srv.URL
 }
 
 var client = &http.Client{Timeout: 30 * time.Second, Transport: openAPICheck}

@@ -1,25 +1,17 @@
 package handlers_test
 
 import (
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/ledgerless/ledgerless/handlers"
 	"github.com/ledgerless/ledgerless/service"
 )
 
 func TestLimits(t *testing.T) {
-	svc := startService(t, service.Options{MaxLongPolls: 2, MaxBrokersPerGroup: 2})
-	srv := httptest.NewServer(handlers.New(svc, slog.New(slog.DiscardHandler), handlers.NewMetrics(svc.Hub().Waiters)))
-	t.Cleanup(func() {
-		svc.Drain()
-		srv.Close()
-	})
-	base := srv.URL
+	base := newServerWith(t, replicaOptions{limits: service.Options{MaxLongPolls: 2, MaxBrokersPerGroup: 2}})
 
 	// Brokers per group: a third new broker is refused, and changes nothing.
 	register(t, base, G, `{"address":"127.0.0.1:10911","registerCode":"code-1"}`)
@@ -37,9 +29,13 @@ func TestLimits(t *testing.T) {
 	for range 2 {
 		go func() { _, _, _, _ = try("GET", base+G+"?index="+strconv.FormatInt(1<<62, 10)+"&wait=1m", "") }()
 	}
-	for deadline := time.Now().Add(10 * time.Second); svc.Hub().Waiters() < 2; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		_, _, metrics := do(t, "GET", base+"/metrics", "")
+		if strings.Contains(string(metrics), "\nledgerless_longpoll_waiters 2\n") {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d long polls waiting, want 2", svc.Hub().Waiters())
+			t.Fatal("2 long polls never waited")
 		}
 	}
 	status, h, body = do(t, "GET", base+G+"?index=0&wait=1s", "")

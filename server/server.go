@@ -19,8 +19,10 @@ import (
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/metrics"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // Config is a replica's configuration. Zero fields take the defaults that
@@ -35,6 +37,8 @@ type Config struct {
 	Etcd     store.ClientConfig // no endpoints: run an embedded etcd
 	Embedded store.EmbeddedConfig
 
+	Tracing TracingConfig
+
 	ShutdownTimeout time.Duration
 	Reconcile       time.Duration // election safety-net period
 	Logger          *slog.Logger
@@ -48,8 +52,9 @@ type Config struct {
 }
 
 // Defaults returns the configuration used when nothing is set: listen on
-// :9878 and run a single-member embedded etcd in ./ledgerless.data with
-// clients on 127.0.0.1:9879 and peers on 127.0.0.1:9880.
+// :9878, run a single-member embedded etcd in ./ledgerless.data with
+// clients on 127.0.0.1:9879 and peers on 127.0.0.1:9880, and export no
+// spans.
 func Defaults() Config {
 	host, _ := os.Hostname()
 	return Config{
@@ -60,6 +65,7 @@ func Defaults() Config {
 		Etcd:      store.ClientConfig{DialTimeout: 5 * time.Second, Prefix: store.DefaultPrefix},
 		Embedded: store.EmbeddedConfig{ClientURL: "http://127.0.0.1:9879", PeerURL: "http://127.0.0.1:9880",
 			StartTimeout: time.Minute},
+		Tracing:         TracingConfig{Exporter: ExporterNone, SampleRatio: 1},
 		ShutdownTimeout: 10 * time.Second,
 		Reconcile:       time.Second,
 		Limits:          DefaultLimits(),
@@ -91,6 +97,9 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("shutdown-timeout must be positive")
 	}
+	if err := c.Tracing.validate(); err != nil {
+		return err
+	}
 	if !strings.HasPrefix(c.Etcd.Prefix, "/") || !strings.HasSuffix(c.Etcd.Prefix, "/") {
 		return fmt.Errorf("etcd-prefix %q must start and end with /", c.Etcd.Prefix)
 	}
@@ -117,7 +126,8 @@ func (c *Config) Validate() error {
 
 // Run runs the replica until ctx ends, then shuts down within
 // ShutdownTimeout: long polls answer at once, HTTP drains, the replica's
-// presence lease is revoked, and the embedded etcd (if any) stops last.
+// presence lease is revoked, the spans not yet exported are flushed (again
+// within ShutdownTimeout), and the embedded etcd (if any) stops last.
 // It returns the first failure of any part, or nil after a clean shutdown.
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
@@ -127,10 +137,23 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = slog.New(tracing.LogHandler(log.Handler()))
 	sec, err := loadSecurity(cfg, log)
 	if err != nil {
 		return err
 	}
+	tp, shutdownTracing, err := newTracerProvider(ctx, cfg.Tracing, cfg.ReplicaID, cfg.Version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := shutdownTracing(fctx); err != nil {
+			log.Warn("flushing spans", "err", err)
+		}
+	}()
+	m := metrics.New()
 	g, gctx := errgroup.WithContext(ctx)
 
 	etcdCfg := cfg.Etcd
@@ -145,6 +168,7 @@ func Run(ctx context.Context, cfg Config) error {
 		etcdCfg.Endpoints = emb.Endpoints()
 		g.Go(func() error { return emb.Run(gctx) })
 	}
+	etcdCfg.TracerProvider, etcdCfg.Observer = tp, m
 	st, err := store.Open(etcdCfg)
 	if err != nil {
 		return err
@@ -152,14 +176,15 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 
 	svc := service.New(service.Options{Store: st, ReplicaID: cfg.ReplicaID, Logger: log,
-		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0,
+		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0, TracerProvider: tp, Observer: m,
 		MaxLongPolls: cfg.Limits.MaxLongPolls, MaxBrokersPerGroup: cfg.Limits.MaxBrokersPerGroup})
+	m.LongPolls(svc.Hub().Waiters)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           handlers.New(svc, log, handlers.NewMetrics(svc.Hub().Waiters), sec.handlerOptions()...),
+		Handler:           handlers.New(svc, log, m, tp, sec.handlerOptions()...),
 		ReadHeaderTimeout: min(10*time.Second, cfg.Limits.ReadTimeout),
 		ReadTimeout:       cfg.Limits.ReadTimeout,
 		WriteTimeout:      service.MaxWait + 30*time.Second, // long polls
@@ -169,7 +194,8 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("controller replica serving", "replica", cfg.ReplicaID, "listen", ln.Addr().String(),
-		"advertise", cfg.AdvertiseURL, "etcd", etcdCfg.Endpoints, "version", cfg.Version)
+		"advertise", cfg.AdvertiseURL, "etcd", etcdCfg.Endpoints, "version", cfg.Version,
+		"tracing", cfg.Tracing.Exporter)
 
 	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error {

@@ -67,13 +67,14 @@ func TestMasterLeaseExpiryFailsOverExactlyOnce(t *testing.T) {
 	const ttl = 2 * time.Second
 	rs := threeReplicas(t, ttl)
 	const groups = 50
-	for i := range groups {
-		pair(t, rs[i%3], key(fmt.Sprintf("g%d", i)), ttl)
-	}
-	// Slaves keep heartbeating through all replicas; masters fall silent.
+	// Slaves keep heartbeating through all replicas from their group's
+	// start (pairing every group may take longer than a lease); masters
+	// fall silent.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }()
 	for i := range groups {
+		pair(t, rs[i%3], key(fmt.Sprintf("g%d", i)), ttl)
 		wg.Go(func() {
 			for n := 0; ; n++ {
 				select {
@@ -85,7 +86,6 @@ func TestMasterLeaseExpiryFailsOverExactlyOnce(t *testing.T) {
 			}
 		})
 	}
-	defer func() { close(stop); wg.Wait() }()
 	for i := range groups {
 		g := key(fmt.Sprintf("g%d", i))
 		eventually(t, 15*time.Second, func() bool { return group(t, rs[1], g).State.MasterBrokerID == 2 })
@@ -209,8 +209,15 @@ func TestRestartedReplicaWaitsOutTheGrace(t *testing.T) {
 	g := key("g")
 	pair(t, r, g, ttl)
 	r.stop()
-	// The master's lease runs out while no replica runs.
-	kill(t, r, g, 1)
+	// The master's lease runs out while no replica runs (so no watch can
+	// see it go, as kill waits for).
+	snap, err := r.store.ReadGroup(ctxT(t), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.RevokeLease(ctxT(t), snap.Lease(1)); err != nil {
+		t.Fatal(err)
+	}
 	r2 := startReplica(t, prefix, "r2")
 	started := time.Now()
 	eventually(t, 15*time.Second, func() bool { return group(t, r2, g).State.MasterEpoch == 2 })

@@ -13,9 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/election"
 	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // maxAttempts bounds re-reads after losing a compare-and-swap race.
@@ -31,6 +34,10 @@ type Options struct {
 	Reconcile time.Duration
 	// Embedded says that etcd runs inside this replica (reported only).
 	Embedded bool
+	// TracerProvider traces the use cases and elections; nil: tracing off.
+	TracerProvider trace.TracerProvider
+	// Observer is told of elections and reconciles; nil: nobody.
+	Observer election.Observer
 	// MaxLongPolls bounds the long polls waiting at once; 0: no bound.
 	MaxLongPolls int
 	// MaxBrokersPerGroup bounds a group's registered brokers; 0: no bound.
@@ -42,6 +49,7 @@ type Service struct {
 	store    *store.Store
 	replica  string
 	log      *slog.Logger
+	tracer   trace.Tracer // nil: tracing off
 	now      func() time.Time
 	hub      *Hub
 	elector  *election.Elector
@@ -76,13 +84,14 @@ func New(opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: opts.Store, replica: opts.ReplicaID, log: opts.Logger, now: opts.Now,
-		embedded: opts.Embedded, maxLongPolls: opts.MaxLongPolls, maxBrokers: opts.MaxBrokersPerGroup,
+	s := &Service{store: opts.Store, replica: opts.ReplicaID, log: opts.Logger, tracer: tracing.Tracer(opts.TracerProvider),
+		now: opts.Now, embedded: opts.Embedded, maxLongPolls: opts.MaxLongPolls, maxBrokers: opts.MaxBrokersPerGroup,
 		members: map[memberKey]*memberEntry{}, draining: make(chan struct{})}
 	s.elector = election.NewElector(election.Options{Store: opts.Store, Replica: opts.ReplicaID,
 		Logger: opts.Logger, Now: opts.Now, Reconcile: opts.Reconcile,
-		ConnectedFor: func() time.Duration { return s.hub.ConnectedFor() }})
-	s.hub = newHub(opts.Store, opts.Logger, opts.Now, s.elector.Notify)
+		ConnectedFor:   func() time.Duration { return s.hub.ConnectedFor() },
+		TracerProvider: opts.TracerProvider, Observer: opts.Observer})
+	s.hub = newHub(opts.Store, opts.Logger, opts.Now, s.leaseLost)
 	return s
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -34,7 +35,9 @@ type Store struct {
 	k   keys
 	ka  *keepAliver
 
-	owned bool // Close closes cli
+	owned  bool            // Close closes cli
+	tracer trace.Tracer    // nil: tracing off
+	obs    RequestObserver // nil: requests are not timed
 
 	beats  chan *beat    // heartbeats waiting to be committed
 	closed chan struct{} // closed by Close
@@ -305,28 +308,38 @@ func kvsOf(resp *clientv3.TxnResponse, i int) []*mvccKV {
 	return resp.Responses[i].GetResponseRange().Kvs
 }
 
-// GroupsWithoutLiveMaster lists the groups whose master is none or not
-// alive. It reads only state records and alive keys, for the reconcile.
-func (s *Store) GroupsWithoutLiveMaster(ctx context.Context) ([]ledgerless.GroupKey, error) {
+// Scan is what the reconcile reads of every group at one revision.
+type Scan struct {
+	Groups            int                   // groups that exist
+	AliveBrokers      int                   // brokers whose lease is alive
+	WithoutLiveMaster []ledgerless.GroupKey // groups whose master is none or not alive
+}
+
+// Scan reads only state records and alive keys, for the reconcile.
+func (s *Store) Scan(ctx context.Context) (Scan, error) {
 	resp, err := s.cli.Txn(ctx).Then(
 		clientv3.OpGet(s.k.kind(kindState), clientv3.WithPrefix()),
 		clientv3.OpGet(s.k.kind(kindAlive), clientv3.WithPrefix(), clientv3.WithKeysOnly()),
 	).Commit()
 	if err != nil {
-		return nil, translate("scan groups", err)
+		return Scan{}, translate("scan groups", err)
 	}
 	alive := map[string]bool{}
 	for _, kv := range kvsOf(resp, 1) {
 		alive[string(kv.Key)] = true
 	}
-	var out []ledgerless.GroupKey
+	out := Scan{AliveBrokers: len(alive)}
 	for _, kv := range kvsOf(resp, 0) {
 		p, rec, ok, err := s.stateOf(kv)
 		if err != nil {
-			return nil, err
+			return Scan{}, err
 		}
-		if ok && !rec.Removed && (rec.MasterBrokerID == 0 || !alive[s.k.member(kindAlive, p.group, rec.MasterBrokerID)]) {
-			out = append(out, p.group)
+		if !ok || rec.Removed {
+			continue
+		}
+		out.Groups++
+		if rec.MasterBrokerID == 0 || !alive[s.k.member(kindAlive, p.group, rec.MasterBrokerID)] {
+			out.WithoutLiveMaster = append(out.WithoutLiveMaster, p.group)
 		}
 	}
 	return out, nil
