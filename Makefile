@@ -1,11 +1,23 @@
 # The README's commands. `make test` is what CI runs.
-.PHONY: run test lint build bench
+.PHONY: run test lint build fuzz bench
+
+# Each fuzz target runs for FUZZTIME; a failing input is left in the
+# package's testdata/fuzz, where `go test` replays it from then on.
+FUZZTIME ?= 10s
 
 run:
 	go run ./cmd/ledgerless serve
 
 test:
 	go test -race -count=1 -timeout 30m ./...
+
+fuzz:
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -c6-); do \
+			echo "fuzz $$dir $$target ($(FUZZTIME))"; \
+			go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$dir; \
+		done; \
+	done
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -34,7 +34,10 @@ type controller struct {
 // that etcd. It returns once the replica answers /readyz.
 func startController(ctx context.Context, binary, dir, id, etcd string) (*controller, error) {
 	listen := freeAddr()
-	args := []string{"serve", "--listen", listen, "--replica-id", id, "--data-dir", filepath.Join(dir, id), "--log-level", "warn"}
+	// --max-long-polls 0: --pollers, not the replica's default bound,
+	// decides how many long polls wait.
+	args := []string{"serve", "--listen", listen, "--replica-id", id, "--data-dir", filepath.Join(dir, id), "--log-level", "warn",
+		"--max-long-polls", "0"}
 	c := &controller{id: id, url: "http://" + listen, etcd: etcd, log: filepath.Join(dir, id+".log"), done: make(chan struct{})}
 	if etcd == "" {
 		c.etcd = "http://" + freeAddr()
