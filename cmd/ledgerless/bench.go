@@ -51,7 +51,7 @@ down. Only ratios measured in the same run are comparable.`,
 	f.IntVar(&cfg.FailoverTrials, "failover-trials", cfg.FailoverTrials, "trials of each way of losing a master")
 	f.IntVar(&cfg.Pollers, "pollers", cfg.Pollers, "long polls of the fan-out")
 	f.StringVar(&cfg.Out, "out", cfg.Out, "Markdown report to write; empty: none")
-	f.StringVar(&cfg.Micro, "micro", "", "file of `go test -bench` output to include in the report")
+	f.StringVar(&cfg.Micro, "micro", "", "file of go test -bench output to include in the report")
 	return cmd
 }
 
