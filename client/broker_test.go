@@ -9,19 +9,20 @@ import (
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/client"
+	"github.com/ledgerless/ledgerless/server/servertest"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
 func TestRolesAndResign(t *testing.T) {
-	ctl := startController(t, storetest.Prefix(t), "r1")
-	b1 := run(t, options(t, 1, ctl.url))
+	ctl := servertest.Start(t, storetest.Prefix(t), "r1")
+	b1 := run(t, options(t, 1, ctl.URL))
 	if v := nextRole(t, b1.Broker); v.Role != ledgerless.RoleMaster || v.MasterEpoch != 1 || v.MasterBrokerID != b1.ID() {
 		t.Fatalf("first broker: %+v, want master at epoch 1", v)
 	}
 	if b1.MasterLeaseRemaining() <= 0 || b1.MasterLeaseRemaining() > 10e9 {
 		t.Errorf("lease remaining %s after registration, want within (0, 10s]", b1.MasterLeaseRemaining())
 	}
-	b2 := run(t, options(t, 2, ctl.url))
+	b2 := run(t, options(t, 2, ctl.URL))
 	if v := nextRole(t, b2.Broker); v.Role != ledgerless.RoleSlave || v.MasterEpoch != 1 || v.MasterBrokerID != b1.ID() ||
 		v.MasterAddress != "127.0.0.1:10001" {
 		t.Fatalf("second broker: %+v, want slave of %d at epoch 1", v, b1.ID())
@@ -59,8 +60,8 @@ func TestRolesAndResign(t *testing.T) {
 // master the controller's history names for that epoch, and both end on
 // the last one.
 func TestRoleChangeOrder(t *testing.T) {
-	ctl := startController(t, storetest.Prefix(t), "r1")
-	brokers := []*running{run(t, options(t, 1, ctl.url)), run(t, options(t, 2, ctl.url))}
+	ctl := servertest.Start(t, storetest.Prefix(t), "r1")
+	brokers := []*running{run(t, options(t, 1, ctl.URL)), run(t, options(t, 2, ctl.URL))}
 	const elections = 12
 	const last = elections + 1
 	seen := make([]chan []client.View, 2)
@@ -80,7 +81,7 @@ func TestRoleChangeOrder(t *testing.T) {
 			seen[i] <- views
 		}()
 	}
-	tr := admin(t, ctl.url)
+	tr := admin(t, ctl.URL)
 	for i := range elections {
 		// The master takes the other broker in, and the other is elected.
 		master, target := brokers[i%2], []int64{2, 1}[i%2]
@@ -131,12 +132,12 @@ func TestRoleChangeOrder(t *testing.T) {
 // goes on with the other one, heartbeats and role changes alike.
 func TestControllerFailover(t *testing.T) {
 	prefix := storetest.Prefix(t)
-	first, second := startController(t, prefix, "r1"), startController(t, prefix, "r2")
-	b1 := run(t, options(t, 1, first.url, second.url))
-	b2 := run(t, options(t, 2, first.url, second.url))
+	first, second := servertest.Start(t, prefix, "r1"), servertest.Start(t, prefix, "r2")
+	b1 := run(t, options(t, 1, first.URL, second.URL))
+	b2 := run(t, options(t, 2, first.URL, second.URL))
 	nextRole(t, b1.Broker)
 	nextRole(t, b2.Broker)
-	first.stop()
+	first.Stop()
 
 	// Heartbeats go on through the second replica: the broker's last
 	// heartbeat there moves on.
@@ -155,7 +156,7 @@ func TestControllerFailover(t *testing.T) {
 	if _, err := b1.AlterSyncStateSet(ctxT(t), v.MasterEpoch, v.SyncStateSetEpoch, []int64{1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin(t, second.url).Do(ctxT(t), http.MethodPost, client.GroupPath("c1", "g1", "elect"), map[string]int64{"brokerId": 2}); err != nil {
+	if _, err := admin(t, second.URL).Do(ctxT(t), http.MethodPost, client.GroupPath("c1", "g1", "elect"), map[string]int64{"brokerId": 2}); err != nil {
 		t.Fatal(err)
 	}
 	if v := nextRole(t, b2.Broker); v.Role != ledgerless.RoleMaster || v.MasterEpoch != 2 {
@@ -172,10 +173,10 @@ func TestControllerFailover(t *testing.T) {
 // TestAlterSyncStateSetErrors checks the typed error of every refusal a
 // master can meet, in RocketMQ's order of checks.
 func TestAlterSyncStateSetErrors(t *testing.T) {
-	ctl := startController(t, storetest.Prefix(t), "r1")
-	b1 := run(t, options(t, 1, ctl.url))
-	b2 := run(t, options(t, 2, ctl.url))
-	b3 := run(t, options(t, 3, ctl.url))
+	ctl := servertest.Start(t, storetest.Prefix(t), "r1")
+	b1 := run(t, options(t, 1, ctl.URL))
+	b2 := run(t, options(t, 2, ctl.URL))
+	b3 := run(t, options(t, 3, ctl.URL))
 	if err := b3.Resign(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}

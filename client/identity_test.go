@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ledgerless/ledgerless/client"
+	"github.com/ledgerless/ledgerless/server/servertest"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
@@ -44,9 +45,9 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func TestIdentityKeptAcrossRestarts(t *testing.T) {
-	ctl := startController(t, storetest.Prefix(t), "r1")
+	ctl := servertest.Start(t, storetest.Prefix(t), "r1")
 	dir := t.TempDir()
-	opts := options(t, 1, ctl.url)
+	opts := options(t, 1, ctl.URL)
 	opts.IdentityFile = filepath.Join(dir, "a", "identity.json") // the directory is created
 	first := run(t, opts)
 	if err := first.stop(); err != nil {
@@ -56,7 +57,7 @@ func TestIdentityKeptAcrossRestarts(t *testing.T) {
 	if id.V != 1 || id.Cluster != "c1" || id.Group != "g1" || id.BrokerID != first.ID() || len(id.RegisterCode) != 32 {
 		t.Fatalf("identity after the first start: %+v (broker %d)", id, first.ID())
 	}
-	other := options(t, 2, ctl.url)
+	other := options(t, 2, ctl.URL)
 	other.IdentityFile = filepath.Join(dir, "b", "identity.json")
 	if second := run(t, other); second.ID() == first.ID() {
 		t.Fatalf("a second broker got id %d too", second.ID())
@@ -95,8 +96,8 @@ func TestIdentityCrashBeforeAnswer(t *testing.T) {
 	}
 
 	// The controller had registered the code when the broker crashed.
-	ctl := startController(t, storetest.Prefix(t), "r1")
-	tr := admin(t, ctl.url)
+	ctl := servertest.Start(t, storetest.Prefix(t), "r1")
+	tr := admin(t, ctl.URL)
 	var resp struct {
 		BrokerID int64 `json:"brokerId"`
 	}
@@ -104,8 +105,8 @@ func TestIdentityCrashBeforeAnswer(t *testing.T) {
 		map[string]string{"address": opts.Address, "registerCode": id.RegisterCode}, &resp); err != nil {
 		t.Fatal(err)
 	}
-	run(t, options(t, 9, ctl.url)) // another broker takes the next id
-	opts.Controllers = []string{ctl.url}
+	run(t, options(t, 9, ctl.URL)) // another broker takes the next id
+	opts.Controllers = []string{ctl.URL}
 	r := run(t, opts)
 	if r.ID() != resp.BrokerID {
 		t.Errorf("restarted broker got id %d, want %d", r.ID(), resp.BrokerID)
@@ -118,8 +119,8 @@ func TestIdentityCrashBeforeAnswer(t *testing.T) {
 // TestIdentityMismatch: an identity that does not fit stops the broker
 // with a clear error and is left as it is.
 func TestIdentityMismatch(t *testing.T) {
-	ctl := startController(t, storetest.Prefix(t), "r1")
-	known := options(t, 1, ctl.url)
+	ctl := servertest.Start(t, storetest.Prefix(t), "r1")
+	known := options(t, 1, ctl.URL)
 	known.IdentityFile = filepath.Join(t.TempDir(), "identity.json")
 	run(t, known).stop()
 	code := readIdentity(t, known.IdentityFile).RegisterCode
@@ -138,7 +139,7 @@ func TestIdentityMismatch(t *testing.T) {
 		{"future version", `{"v":2,"cluster":"c1","group":"g1","brokerId":1,"registerCode":"x"}`, "is not a version 1 identity", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := options(t, 2, ctl.url)
+			opts := options(t, 2, ctl.URL)
 			opts.IdentityFile = filepath.Join(t.TempDir(), "identity.json")
 			writeFile(t, opts.IdentityFile, tc.content)
 			b, err := client.New(opts)
@@ -159,8 +160,8 @@ func TestIdentityMismatch(t *testing.T) {
 // TestIdentityLeftovers: a temporary file a crash left behind is not
 // taken for the identity, and goes with the next write.
 func TestIdentityLeftovers(t *testing.T) {
-	ctl := startController(t, storetest.Prefix(t), "r1")
-	opts := options(t, 1, ctl.url)
+	ctl := servertest.Start(t, storetest.Prefix(t), "r1")
+	opts := options(t, 1, ctl.URL)
 	opts.IdentityFile = filepath.Join(t.TempDir(), "identity.json")
 	leftover := opts.IdentityFile + ".tmp-123"
 	writeFile(t, leftover, `{"v":1,"cluster":"c1","gro`)

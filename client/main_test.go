@@ -3,57 +3,16 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ledgerless/ledgerless/client"
-	"github.com/ledgerless/ledgerless/server"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
-
-// controller is a controller replica run in-process the way `ledgerless
-// serve` runs one, on the test etcd.
-type controller struct {
-	url  string
-	stop func() // graceful shutdown, as on SIGTERM; idempotent
-}
-
-// startController runs replica id on key prefix prefix and waits until it
-// is ready.
-func startController(t *testing.T, prefix, id string) *controller {
-	t.Helper()
-	cfg := server.Defaults()
-	cfg.Listen, cfg.ReplicaID = storetest.FreeAddr(), id
-	cfg.Etcd.Endpoints, cfg.Etcd.Prefix = storetest.Endpoints(), prefix
-	cfg.ShutdownTimeout, cfg.Reconcile = 5*time.Second, 200*time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg) }()
-	var once sync.Once
-	c := &controller{url: "http://" + cfg.Listen, stop: func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("controller %s: %v", id, err)
-			}
-		})
-	}}
-	t.Cleanup(c.stop)
-	eventually(t, func() bool {
-		resp, err := http.Get(c.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return c
-}
 
 // eventually polls cond for up to 20 s.
 func eventually(t *testing.T, cond func() bool) {
