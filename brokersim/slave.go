@@ -86,9 +86,12 @@ func (b *Broker) truncate(epoch int64, master Table) error {
 		return nil
 	}
 	if c < b.confirm {
-		b.refused = fmt.Sprintf("masterEpoch %d: the log parts from the master's at %d, below the confirmed offset %d", epoch, c, b.confirm)
-		b.log.Error("refusing to truncate acknowledged entries", "reason", b.refused)
-		return errors.New(b.refused)
+		reason := fmt.Sprintf("masterEpoch %d: the log parts from the master's at %d, below the confirmed offset %d", epoch, c, b.confirm)
+		if reason != b.refused {
+			b.log.Error("refusing to truncate acknowledged entries", "reason", reason)
+		}
+		b.refused = reason
+		return errors.New(reason)
 	}
 	removed, err := b.data.TruncateTo(c)
 	if err != nil {

@@ -89,12 +89,12 @@ func (b *Broker) identityError(err error, id int64) error {
 	if id == 0 || !(errors.Is(err, ledgerless.ErrBrokerIDInvalid) || errors.Is(err, ledgerless.ErrBrokerNeedToBeRegistered)) {
 		return nil
 	}
-	where := "its identity"
+	what := "restart the broker to register it as a new one"
 	if b.opts.IdentityFile != "" {
-		where = "identity file " + b.opts.IdentityFile
+		what = "identity file " + b.opts.IdentityFile + " is kept: remove it to register the broker as a new one"
 	}
-	return fmt.Errorf("%w: the controller refuses broker %d of %s/%s of %s (%v); the file is kept: remove it to register as a new broker",
-		ErrIdentityMismatch, id, b.opts.Cluster, b.opts.Group, where, err)
+	return fmt.Errorf("%w: the controller refuses broker %d of %s/%s (%v); %s",
+		ErrIdentityMismatch, id, b.opts.Cluster, b.opts.Group, err, what)
 }
 
 // heartbeats sends a heartbeat every interval until ctx ends or the

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/brokersim"
 	"github.com/ledgerless/ledgerless/client"
 )
@@ -395,12 +394,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// roleOf is a broker's role in a view.
-func roleOf(v *client.Group, id int64) ledgerless.Role {
-	if v.MasterBrokerID != nil && *v.MasterBrokerID == id {
-		return ledgerless.RoleMaster
-	}
-	return ledgerless.RoleSlave
 }

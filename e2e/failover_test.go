@@ -58,7 +58,7 @@ func TestKillMaster(t *testing.T) {
 		return slices.ContainsFunc(g.readAcks(t), func(a brokersim.Ack) bool { return a.Epoch == after.MasterEpoch })
 	})
 
-	old.start()
+	old.start(t)
 	g.waitView(t, "the old master back in the SyncStateSet", 30*time.Second, fullSet)
 	s := old.status()
 	if s.Role != ledgerless.RoleSlave || s.MasterEpoch < after.MasterEpoch {
@@ -156,7 +156,7 @@ func TestOutages(t *testing.T) {
 		time.Sleep(3 * heartbeatTimeout)
 		back := time.Now()
 		for _, p := range c.controllers {
-			p.start()
+			p.start(t)
 		}
 		c.waitControllers(t)
 		time.Sleep(2*heartbeatTimeout + time.Second) // past the elections' grace after connecting
@@ -212,7 +212,7 @@ func TestOutages(t *testing.T) {
 				return len(now.Brokers) == len(v.Brokers)
 			})
 		}
-		member.start()
+		member.start(t)
 		member.waitHealthy(t)
 		time.Sleep(heartbeatTimeout)
 		for _, o := range c.epochChanges(from) {
@@ -239,7 +239,7 @@ func TestRepeatedFailovers(t *testing.T) {
 					mu.Lock()
 					times = append(times, took)
 					mu.Unlock()
-					old.start()
+					old.start(t)
 				}
 			})
 		}

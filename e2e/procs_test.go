@@ -19,7 +19,6 @@ import (
 // arguments. Its output goes to a file whose end is shown when the test
 // fails. It is killed when the test ends, whatever happened.
 type process struct {
-	t    *testing.T
 	name string
 	argv []string
 	logf string
@@ -33,23 +32,23 @@ type process struct {
 // newProcess starts argv as name.
 func newProcess(t *testing.T, dir, name string, argv ...string) *process {
 	t.Helper()
-	p := &process{t: t, name: name, argv: argv, logf: filepath.Join(dir, name+".log")}
+	p := &process{name: name, argv: argv, logf: filepath.Join(dir, name+".log")}
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
 			t.Logf("--- end of %s's output (%s):\n%s", name, strings.Join(argv, " "), tail(p.logf, 30))
 		}
 	})
-	p.start()
+	p.start(t)
 	return p
 }
 
 // start runs the process (again).
-func (p *process) start() {
-	p.t.Helper()
+func (p *process) start(t *testing.T) {
+	t.Helper()
 	out, err := os.OpenFile(p.logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer out.Close()
 	fmt.Fprintf(out, "=== %s start: %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(p.argv, " "))
@@ -57,7 +56,7 @@ func (p *process) start() {
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		p.t.Fatalf("start %s: %v", p.name, err)
+		t.Fatalf("start %s: %v", p.name, err)
 	}
 	done := make(chan struct{})
 	p.mu.Lock()
