@@ -25,6 +25,7 @@ const (
 	heartbeatTimeout  = 2 * time.Second
 	heartbeatInterval = 500 * time.Millisecond
 	clusterName       = "e2e"
+	brokersPerGroup   = 3
 )
 
 // cluster is a whole deployment on 127.0.0.1: a 3-member etcd cluster,
@@ -107,7 +108,7 @@ func startCluster(t *testing.T) *cluster {
 		g := &group{name: name, changed: make(chan struct{}), acks: filepath.Join(c.dir, name+"-acks.jsonl")}
 		c.groups = append(c.groups, g)
 		var addrs []string
-		for i := range 3 {
+		for i := range brokersPerGroup {
 			b := &broker{group: g, addr: freeAddr(t)}
 			addrs = append(addrs, b.addr)
 			// Each broker prefers another controller replica.
@@ -214,9 +215,10 @@ func (g *group) waitView(t *testing.T, what string, timeout time.Duration, cond 
 	}
 }
 
-// fullSet: a master, every broker alive and in the SyncStateSet.
+// fullSet: a master, and the group's three brokers alive and in the
+// SyncStateSet.
 func fullSet(v *client.Group) bool {
-	if v.MasterBrokerID == nil || len(v.SyncStateSet) != len(v.Brokers) || len(v.Brokers) == 0 {
+	if v.MasterBrokerID == nil || len(v.Brokers) != brokersPerGroup || len(v.SyncStateSet) != brokersPerGroup {
 		return false
 	}
 	for _, b := range v.Brokers {

@@ -209,8 +209,15 @@ func TestRestartedReplicaWaitsOutTheGrace(t *testing.T) {
 	g := key("g")
 	pair(t, r, g, ttl)
 	r.stop()
-	// The master's lease runs out while no replica runs.
-	kill(t, r, g, 1)
+	// The master's lease runs out while no replica runs (so no watch
+	// can see it go, as kill waits for).
+	snap, err := r.store.ReadGroup(ctxT(t), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.RevokeLease(ctxT(t), snap.Lease(1)); err != nil {
+		t.Fatal(err)
+	}
 	r2 := startReplica(t, prefix, "r2")
 	started := time.Now()
 	eventually(t, 15*time.Second, func() bool { return group(t, r2, g).State.MasterEpoch == 2 })
