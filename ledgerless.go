@@ -34,7 +34,16 @@ type State struct {
 	SyncStateSet      []int64 // sorted ascending
 	SyncStateSetEpoch int64
 	NextBrokerID      int64 // the id the next new broker gets; never decreases
+	// EpochBase is the masterEpoch the group's life began at: 0, or the
+	// last masterEpoch of a removed group of the same name, so that a
+	// group created again never reuses an epoch or a broker id.
+	EpochBase int64
 }
+
+// NeverElected reports whether the group has had no master since it was
+// created: its first alive broker becomes master, whatever the
+// SyncStateSet says.
+func (s State) NeverElected() bool { return s.MasterEpoch == s.EpochBase }
 
 // InSync reports whether id is a member of the SyncStateSet.
 func (s State) InSync(id int64) bool {
@@ -46,7 +55,7 @@ func (s State) InSync(id int64) bool {
 func (s State) Equal(o State) bool {
 	return s.MasterBrokerID == o.MasterBrokerID && s.MasterAddress == o.MasterAddress &&
 		s.MasterEpoch == o.MasterEpoch && slices.Equal(s.SyncStateSet, o.SyncStateSet) &&
-		s.SyncStateSetEpoch == o.SyncStateSetEpoch && s.NextBrokerID == o.NextBrokerID
+		s.SyncStateSetEpoch == o.SyncStateSetEpoch && s.NextBrokerID == o.NextBrokerID && s.EpochBase == o.EpochBase
 }
 
 // HeartbeatData is what a broker reports with every heartbeat; it is the

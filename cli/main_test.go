@@ -22,6 +22,7 @@ import (
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/cli"
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/metrics"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
@@ -37,7 +38,7 @@ func newServer(t *testing.T) string {
 	t.Helper()
 	st := storetest.Open(t, storetest.Prefix(t))
 	svc := service.New(service.Options{Store: st, ReplicaID: "r1"})
-	srv := httptest.NewServer(handlers.New(svc, slog.New(slog.DiscardHandler), handlers.NewMetrics(svc.Hub().Waiters)))
+	srv := httptest.NewServer(handlers.New(svc, slog.New(slog.DiscardHandler), metrics.New(), nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	go func() { done <- svc.Run(ctx) }()

@@ -73,8 +73,15 @@ func serve(t *testing.T, args ...string) *proc {
 // start starts ledgerless serve with args on a free port.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv is start with environment variables (NAME=value) added.
+func startEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	listen := freeAddr(t)
 	cmd := exec.Command(binary, append([]string{"serve", "--listen", listen}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -209,8 +216,13 @@ func TestServeEmbeddedCluster(t *testing.T) {
 
 func TestServeHelpAndBadConfig(t *testing.T) {
 	out, err := exec.Command(binary, "serve", "--help").CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("--etcd-endpoints")) || !bytes.Contains(out, []byte("LEDGERLESS_")) {
+	if err != nil || !bytes.Contains(out, []byte("--etcd-endpoints")) || !bytes.Contains(out, []byte("LEDGERLESS_")) ||
+		!bytes.Contains(out, []byte("--tracing-exporter")) || !bytes.Contains(out, []byte("LEDGERLESS_TRACING_EXPORTER")) {
 		t.Fatalf("serve --help: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "serve", "--tracing-exporter", "zipkin").CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte(`tracing.exporter "zipkin"`)) {
+		t.Fatalf("bad tracing exporter: %v\n%s", err, out)
 	}
 	cmd := exec.Command(binary, "serve", "--log-format", "xml")
 	out, err = cmd.CombinedOutput()

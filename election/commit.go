@@ -1,7 +1,6 @@
 package election
 
 import (
-	"log/slog"
 	"time"
 
 	"github.com/ledgerless/ledgerless"
@@ -30,11 +29,4 @@ func Apply(txn *store.Txn, g ledgerless.Group, d Decision, st ledgerless.State, 
 	}
 	txn.AppendHistory(h)
 	return h
-}
-
-// Log writes the one line an operator reads for each committed election.
-func Log(log *slog.Logger, g ledgerless.GroupKey, h ledgerless.HistoryEntry) {
-	log.Info("election", "group", g.String(), "reason", h.Reason,
-		"oldMaster", h.OldMasterBrokerID, "newMaster", h.NewMasterBrokerID,
-		"masterEpoch", h.MasterEpoch, "replica", h.Replica)
 }

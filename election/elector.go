@@ -8,8 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // maxAttempts bounds how often Elect re-reads after losing a race.
@@ -26,14 +30,20 @@ type Options struct {
 	ConnectedFor func() time.Duration
 	// Reconcile is the period of the safety-net scan of every group.
 	Reconcile time.Duration
+	// TracerProvider traces elections and reconciles; nil: tracing off.
+	TracerProvider trace.TracerProvider
+	// Observer is told of elections and reconciles; nil: nobody.
+	Observer Observer
 }
 
 // Elector runs automatic elections for every group and commits admin ones.
 type Elector struct {
-	opts Options
+	opts   Options
+	tracer trace.Tracer
+	obs    Observer
 
 	mu      sync.Mutex
-	pending map[ledgerless.GroupKey]struct{}
+	pending map[ledgerless.GroupKey][]Cause
 	wake    chan struct{}
 }
 
@@ -48,27 +58,49 @@ func NewElector(opts Options) *Elector {
 	if opts.Reconcile <= 0 {
 		opts.Reconcile = time.Second
 	}
-	return &Elector{opts: opts, pending: map[ledgerless.GroupKey]struct{}{}, wake: make(chan struct{}, 1)}
+	e := &Elector{opts: opts, tracer: tracing.Tracer(opts.TracerProvider), obs: opts.Observer,
+		pending: map[ledgerless.GroupKey][]Cause{}, wake: make(chan struct{}, 1)}
+	if e.obs == nil {
+		e.obs = noObserver{}
+	}
+	return e
 }
 
 // Elect reads group g, decides, and commits the decision in one
 // transaction, re-reading when another writer got there first. It returns
 // the decision that was committed (Change false: nothing to do), or the
-// refusal of an admin election as an error.
-func (e *Elector) Elect(ctx context.Context, g ledgerless.GroupKey, t Trigger, designated int64) (Decision, error) {
+// refusal of an admin election as an error. causes, when known, say what
+// prompted the election, for its trace and the failover time.
+//
+// An election that decides a change or a refusal is traced from its first
+// read; one that finds nothing to do records no span, so that the checks
+// of master-less groups every reconcile do not flood the traces.
+func (e *Elector) Elect(ctx context.Context, g ledgerless.GroupKey, t Trigger, designated int64, causes ...Cause) (Decision, error) {
+	start := time.Now()
+	var span trace.Span
+	var d Decision
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		snap, err := e.opts.Store.ReadGroup(ctx, g)
 		if err != nil {
-			return Decision{}, err
+			return Decision{}, e.failed(span, d, err)
 		}
 		if !snap.Exists() {
 			return Decision{}, fmt.Errorf("elect %s: %w", g, ledgerless.ErrBrokerMetadataNotExist)
 		}
-		d := Decide(Input{Group: snap.Group, Config: snap.Config, Trigger: t, Designated: designated, ConnectedFor: e.opts.ConnectedFor()})
+		d = Decide(Input{Group: snap.Group, Config: snap.Config, Trigger: t, Designated: designated, ConnectedFor: e.opts.ConnectedFor()})
+		if span == nil && (d.Change || d.Err != nil) {
+			ctx, span = e.startSpan(ctx, g, t, start, causes)
+		}
 		if d.Err != nil {
+			refused := Decision{Reason: ledgerless.ReasonAdmin} // only admin elections are refused
+			e.obs.Election(refused.Reason, OutcomeRefused)
+			endSpan(span, refused, OutcomeRefused, d.Err)
 			return d, d.Err
 		}
 		if !d.Change {
+			if span != nil {
+				endSpan(span, d, outcomeNone, nil) // another replica elected first
+			}
 			return d, nil
 		}
 		now := e.opts.Now()
@@ -79,18 +111,32 @@ func (e *Elector) Elect(ctx context.Context, g ledgerless.GroupKey, t Trigger, d
 			continue
 		}
 		if err != nil {
-			return Decision{}, fmt.Errorf("elect %s: %w", g, err)
+			return Decision{}, e.failed(span, d, fmt.Errorf("elect %s: %w", g, err))
 		}
-		Log(e.opts.Logger, g, h)
+		e.Committed(ctx, g, h, causes...)
+		endSpan(span, d, outcomeOf(h), nil)
 		return d, nil
 	}
-	return Decision{}, fmt.Errorf("elect %s: %w: state kept changing for %d attempts", g, ledgerless.ErrUnavailable, maxAttempts)
+	return Decision{}, e.failed(span, d, fmt.Errorf("elect %s: %w: state kept changing for %d attempts", g, ledgerless.ErrUnavailable, maxAttempts))
 }
 
-// Notify asks for an automatic election check of g; Run performs it.
-func (e *Elector) Notify(g ledgerless.GroupKey) {
+// failed ends an election that decided a change but could not commit it
+// (span is set then), and returns err.
+func (e *Elector) failed(span trace.Span, d Decision, err error) error {
+	if span != nil {
+		e.obs.Election(d.Reason, OutcomeFailed)
+		endSpan(span, d, OutcomeFailed, err)
+	}
+	return err
+}
+
+// LeaseLost asks for an automatic election check of g after a broker's
+// lease went away; Run performs it.
+func (e *Elector) LeaseLost(g ledgerless.GroupKey, c Cause) { e.notify(g, c) }
+
+func (e *Elector) notify(g ledgerless.GroupKey, c Cause) {
 	e.mu.Lock()
-	e.pending[g] = struct{}{}
+	e.pending[g] = append(e.pending[g], c)
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
@@ -99,7 +145,7 @@ func (e *Elector) Notify(g ledgerless.GroupKey) {
 }
 
 // Run performs automatic elections until ctx ends: at once for the groups
-// passed to Notify, and for every group without a live master on each
+// passed to LeaseLost, and for every group without a live master on each
 // reconcile tick. It returns nil when ctx ends.
 func (e *Elector) Run(ctx context.Context) error {
 	tick := time.NewTicker(e.opts.Reconcile)
@@ -110,23 +156,44 @@ func (e *Elector) Run(ctx context.Context) error {
 			return nil
 		case <-e.wake:
 		case <-tick.C:
-			groups, err := e.opts.Store.GroupsWithoutLiveMaster(ctx)
-			if err != nil {
-				e.opts.Logger.Warn("reconcile", "err", err)
-				continue
-			}
-			for _, g := range groups {
-				e.Notify(g)
-			}
+			e.reconcile(ctx)
 		}
 		e.mu.Lock()
 		batch := e.pending
-		e.pending = map[ledgerless.GroupKey]struct{}{}
+		e.pending = map[ledgerless.GroupKey][]Cause{}
 		e.mu.Unlock()
-		for g := range batch {
-			if _, err := e.Elect(ctx, g, Automatic, 0); err != nil && ctx.Err() == nil {
+		for g, causes := range batch {
+			if _, err := e.Elect(ctx, g, Automatic, 0, causes...); err != nil && ctx.Err() == nil {
 				e.opts.Logger.Warn("automatic election", "group", g.String(), "err", err)
 			}
 		}
+	}
+}
+
+// reconcile scans every group, reports what it saw, and asks for an
+// election check of each group without a live master. A reconcile that
+// finds such groups is recorded as a span, to which the elections it
+// prompts link; one that finds none records nothing.
+func (e *Elector) reconcile(ctx context.Context) {
+	start := time.Now()
+	scan, err := e.opts.Store.Scan(ctx)
+	if err != nil {
+		e.opts.Logger.Warn("reconcile", "err", err)
+		return
+	}
+	e.obs.Scanned(scan.Groups, scan.AliveBrokers, len(scan.WithoutLiveMaster))
+	if len(scan.WithoutLiveMaster) == 0 {
+		return
+	}
+	_, span := tracing.Start(ctx, e.tracer, "ledgerless.reconcile", trace.WithNewRoot(), trace.WithTimestamp(start))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("ledgerless.groups", scan.Groups),
+			attribute.Int("ledgerless.alive_brokers", scan.AliveBrokers),
+			attribute.Int("ledgerless.groups_without_live_master", len(scan.WithoutLiveMaster)))
+	}
+	span.End()
+	c := Cause{At: e.opts.Now(), Span: span.SpanContext()}
+	for _, g := range scan.WithoutLiveMaster {
+		e.notify(g, c)
 	}
 }

@@ -60,14 +60,14 @@ func Decide(in Input) Decision {
 	if masterAlive {
 		return Decision{}
 	}
-	if st.MasterEpoch > 0 && in.Config.GroupPaused(g.Key) {
+	if !st.NeverElected() && in.Config.GroupPaused(g.Key) {
 		return Decision{}
 	}
 	reason := ReasonFor(in.Trigger, st)
 	if hasMaster && in.Trigger == Automatic && in.ConnectedFor < master.HeartbeatTimeout {
 		return Decision{RetryAfter: master.HeartbeatTimeout - in.ConnectedFor}
 	}
-	if w, ok := Best(Candidates(g, in.Config.EnableElectUncleanMaster || st.MasterEpoch == 0)); ok {
+	if w, ok := Best(Candidates(g, in.Config.EnableElectUncleanMaster || st.NeverElected())); ok {
 		return Decision{Change: true, Next: elect(st, w), Reason: reason}
 	}
 	if st.MasterBrokerID == 0 {
@@ -82,7 +82,7 @@ func Decide(in Input) Decision {
 // ReasonFor names the reason recorded for an automatic or resigned change.
 func ReasonFor(t Trigger, st ledgerless.State) string {
 	switch {
-	case st.MasterEpoch == 0:
+	case st.NeverElected():
 		return ledgerless.ReasonFirstMaster
 	case t == Resigned:
 		return ledgerless.ReasonResigned
@@ -94,7 +94,7 @@ func ReasonFor(t Trigger, st ledgerless.State) string {
 
 func decideAdmin(in Input, masterAlive bool) Decision {
 	g, st := in.Group, in.Group.State
-	unclean := in.Config.EnableElectUncleanMaster || st.MasterEpoch == 0
+	unclean := in.Config.EnableElectUncleanMaster || st.NeverElected()
 	if in.Designated != 0 {
 		if in.Designated == st.MasterBrokerID && masterAlive {
 			return Decision{Err: fmt.Errorf("%w: broker %d is already master of %s", ledgerless.ErrMasterStillExist, in.Designated, g.Key)}

@@ -94,8 +94,9 @@ func (h *Handler) heartbeat(c *gin.Context) {
 	}
 	beat.Data = ledgerless.HeartbeatData{Epoch: value(req.Epoch), MaxOffset: value(req.MaxOffset),
 		ConfirmOffset: value(req.ConfirmOffset), ElectionPriority: value(req.ElectionPriority)}
+	start := time.Now()
 	st, err := h.svc.Heartbeat(c.Request.Context(), g, id, beat)
-	h.metrics.heartbeat(err)
+	h.heartbeatDone(start, err)
 	if err != nil {
 		h.fail(c, err)
 		return

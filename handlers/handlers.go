@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/service"
@@ -29,11 +30,12 @@ const IndexHeader = "X-Ledgerless-Index"
 type Handler struct {
 	svc     *service.Service
 	log     *slog.Logger
-	metrics *Metrics
+	metrics Metrics
 }
 
-// New returns the API's http.Handler for svc.
-func New(svc *service.Service, log *slog.Logger, metrics *Metrics) http.Handler {
+// New returns the API's http.Handler for svc. With a tracer provider
+// (nil: tracing off) every request but probes and scrapes is a server span.
+func New(svc *service.Service, log *slog.Logger, metrics Metrics, tp trace.TracerProvider) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	h := &Handler{svc: svc, log: log, metrics: metrics}
 	r := gin.New()
@@ -43,10 +45,13 @@ func New(svc *service.Service, log *slog.Logger, metrics *Metrics) http.Handler 
 	r.UseRawPath = true
 	r.UnescapePathValues = true
 	r.ContextWithFallback = true
+	if tp != nil {
+		r.Use(tracingMiddleware(tp))
+	}
 	r.Use(gin.CustomRecovery(func(c *gin.Context, err any) {
 		h.log.ErrorContext(c.Request.Context(), "panic serving request", "path", c.Request.URL.Path, "panic", err)
 		h.fail(c, fmt.Errorf("internal error"))
-	}), metrics.middleware())
+	}), metricsMiddleware(metrics))
 	r.NoRoute(func(c *gin.Context) { invalid(c, http.StatusNotFound, "no such route: "+c.Request.URL.Path) })
 	r.NoMethod(func(c *gin.Context) {
 		invalid(c, http.StatusMethodNotAllowed, c.Request.Method+" is not allowed on "+c.Request.URL.Path)

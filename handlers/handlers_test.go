@@ -14,8 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/metrics"
 	"github.com/ledgerless/ledgerless/service"
+	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
@@ -26,12 +30,36 @@ const G = "/v1/clusters/c/groups/g"
 // its API on a real listener and returns the base URL.
 func newServer(t *testing.T) string {
 	t.Helper()
-	st := storetest.Open(t, storetest.Prefix(t))
-	svc := service.New(service.Options{Store: st, ReplicaID: "r1"})
+	return newServerWith(t, replicaOptions{})
+}
+
+// replicaOptions are what a test may change in the replica newServerWith
+// runs; zero fields take newServer's choices.
+type replicaOptions struct {
+	tracer    trace.TracerProvider // traces etcd requests, use cases and the API
+	log       *slog.Logger
+	reconcile time.Duration
+}
+
+func newServerWith(t *testing.T, o replicaOptions) string {
+	t.Helper()
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	m := metrics.New()
+	st, err := store.Open(store.ClientConfig{Endpoints: storetest.Endpoints(), DialTimeout: 5 * time.Second,
+		Prefix: storetest.Prefix(t), TracerProvider: o.tracer, Observer: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	svc := service.New(service.Options{Store: st, ReplicaID: "r1", Logger: o.log, Reconcile: o.reconcile,
+		TracerProvider: o.tracer, Observer: m})
+	m.LongPolls(svc.Hub().Waiters)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	srv := httptest.NewServer(handlers.New(svc, slog.New(slog.DiscardHandler), handlers.NewMetrics(svc.Hub().Waiters)))
+	srv := httptest.NewServer(handlers.New(svc, o.log, m, o.tracer))
 	t.Cleanup(func() {
 		svc.Drain() // long polls answer at once
 		srv.Close()

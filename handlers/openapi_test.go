@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/metrics"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
@@ -149,7 +150,7 @@ func (c *openAPIChecker) report() bool {
 // document leaves out, and that the served document is openapi.yaml.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	svc := service.New(service.Options{Store: storetest.Open(t, storetest.Prefix(t)), ReplicaID: "r1"})
-	engine, ok := handlers.New(svc, slog.New(slog.DiscardHandler), handlers.NewMetrics(svc.Hub().Waiters)).(*gin.Engine)
+	engine, ok := handlers.New(svc, slog.New(slog.DiscardHandler), metrics.New(), nil).(*gin.Engine)
 	if !ok {
 		t.Fatal("handlers.New is not a gin engine")
 	}

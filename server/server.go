@@ -19,8 +19,10 @@ import (
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/metrics"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // Config is a replica's configuration. Zero fields take the defaults that
@@ -35,14 +37,17 @@ type Config struct {
 	Etcd     store.ClientConfig // no endpoints: run an embedded etcd
 	Embedded store.EmbeddedConfig
 
+	Tracing TracingConfig
+
 	ShutdownTimeout time.Duration
 	Reconcile       time.Duration // election safety-net period
 	Logger          *slog.Logger
 }
 
 // Defaults returns the configuration used when nothing is set: listen on
-// :9878 and run a single-member embedded etcd in ./ledgerless.data with
-// clients on 127.0.0.1:9879 and peers on 127.0.0.1:9880.
+// :9878, run a single-member embedded etcd in ./ledgerless.data with
+// clients on 127.0.0.1:9879 and peers on 127.0.0.1:9880, and export no
+// spans.
 func Defaults() Config {
 	host, _ := os.Hostname()
 	return Config{
@@ -53,6 +58,7 @@ func Defaults() Config {
 		Etcd:      store.ClientConfig{DialTimeout: 5 * time.Second, Prefix: store.DefaultPrefix},
 		Embedded: store.EmbeddedConfig{ClientURL: "http://127.0.0.1:9879", PeerURL: "http://127.0.0.1:9880",
 			StartTimeout: time.Minute},
+		Tracing:         TracingConfig{Exporter: ExporterNone, SampleRatio: 1},
 		ShutdownTimeout: 10 * time.Second,
 		Reconcile:       time.Second,
 	}
@@ -75,6 +81,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("shutdown-timeout must be positive")
+	}
+	if err := c.Tracing.validate(); err != nil {
+		return err
 	}
 	if !strings.HasPrefix(c.Etcd.Prefix, "/") || !strings.HasSuffix(c.Etcd.Prefix, "/") {
 		return fmt.Errorf("etcd-prefix %q must start and end with /", c.Etcd.Prefix)
@@ -99,7 +108,8 @@ func (c *Config) Validate() error {
 
 // Run runs the replica until ctx ends, then shuts down within
 // ShutdownTimeout: long polls answer at once, HTTP drains, the replica's
-// presence lease is revoked, and the embedded etcd (if any) stops last.
+// presence lease is revoked, the spans not yet exported are flushed (again
+// within ShutdownTimeout), and the embedded etcd (if any) stops last.
 // It returns the first failure of any part, or nil after a clean shutdown.
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
@@ -109,6 +119,19 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = slog.New(tracing.LogHandler(log.Handler()))
+	tp, shutdownTracing, err := newTracerProvider(ctx, cfg.Tracing, cfg.ReplicaID, cfg.Version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := shutdownTracing(fctx); err != nil {
+			log.Warn("flushing spans", "err", err)
+		}
+	}()
+	m := metrics.New()
 	g, gctx := errgroup.WithContext(ctx)
 
 	etcdCfg := cfg.Etcd
@@ -123,6 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 		etcdCfg.Endpoints = emb.Endpoints()
 		g.Go(func() error { return emb.Run(gctx) })
 	}
+	etcdCfg.TracerProvider, etcdCfg.Observer = tp, m
 	st, err := store.Open(etcdCfg)
 	if err != nil {
 		return err
@@ -130,13 +154,14 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 
 	svc := service.New(service.Options{Store: st, ReplicaID: cfg.ReplicaID, Logger: log,
-		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0})
+		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0, TracerProvider: tp, Observer: m})
+	m.LongPolls(svc.Hub().Waiters)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           handlers.New(svc, log, handlers.NewMetrics(svc.Hub().Waiters)),
+		Handler:           handlers.New(svc, log, m, tp),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      service.MaxWait + 30*time.Second, // long polls
@@ -145,7 +170,8 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("controller replica serving", "replica", cfg.ReplicaID, "listen", ln.Addr().String(),
-		"advertise", cfg.AdvertiseURL, "etcd", etcdCfg.Endpoints, "version", cfg.Version)
+		"advertise", cfg.AdvertiseURL, "etcd", etcdCfg.Endpoints, "version", cfg.Version,
+		"tracing", cfg.Tracing.Exporter)
 
 	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error {

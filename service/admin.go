@@ -24,7 +24,9 @@ func (s *Service) Elect(ctx context.Context, g ledgerless.GroupKey, id int64) (*
 // AlterSyncStateSet changes group g's SyncStateSet at its master's request,
 // checked as election.CheckAlter says, and fenced by the group's revision
 // and by the liveness of every member. It returns the new state.
-func (s *Service) AlterSyncStateSet(ctx context.Context, g ledgerless.GroupKey, a election.Alter) (ledgerless.State, error) {
+func (s *Service) AlterSyncStateSet(ctx context.Context, g ledgerless.GroupKey, a election.Alter) (st ledgerless.State, err error) {
+	ctx, span := s.span(ctx, "ledgerless.alter", g, a.MasterBrokerID)
+	defer func() { endSpan(span, st, err) }()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		snap, err := s.existing(ctx, g)
 		if err != nil {
@@ -44,7 +46,7 @@ func (s *Service) AlterSyncStateSet(ctx context.Context, g ledgerless.GroupKey, 
 		if err != nil {
 			return ledgerless.State{}, err
 		}
-		s.log.Info("sync state set changed", "group", g.String(), "syncStateSet", next.SyncStateSet,
+		s.log.InfoContext(ctx, "sync state set changed", "group", g.String(), "syncStateSet", next.SyncStateSet,
 			"syncStateSetEpoch", next.SyncStateSetEpoch, "master", next.MasterBrokerID, "masterEpoch", next.MasterEpoch)
 		return next, nil
 	}
@@ -93,10 +95,10 @@ func (s *Service) RemoveBroker(ctx context.Context, g ledgerless.GroupKey, id in
 			return err
 		}
 		if h.MasterEpoch != 0 {
-			election.Log(s.log, g, h)
+			s.elector.Committed(ctx, g, h)
 		}
 		s.forget(g, id)
-		s.log.Info("broker removed", "group", g.String(), "broker", id, "wasAlive", b.Alive)
+		s.log.InfoContext(ctx, "broker removed", "group", g.String(), "broker", id, "wasAlive", b.Alive)
 		if b.Alive {
 			return s.store.RevokeLease(ctx, snap.Lease(id))
 		}
@@ -131,7 +133,7 @@ func (s *Service) RemoveGroup(ctx context.Context, g ledgerless.GroupKey, force 
 		for _, b := range snap.Group.Brokers {
 			s.forget(g, b.ID)
 		}
-		s.log.Info("group removed", "group", g.String(), "livingBrokers", len(leases))
+		s.log.InfoContext(ctx, "group removed", "group", g.String(), "livingBrokers", len(leases))
 		var errs []error
 		for _, l := range leases {
 			errs = append(errs, s.store.RevokeLease(ctx, l))

@@ -9,6 +9,7 @@ import (
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/election"
 	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // Registration is a broker's request to join a group.
@@ -23,7 +24,18 @@ type Registration struct {
 // code, records its address and makes it alive. A new group's first alive
 // broker becomes its master in the same transaction. It returns the
 // broker's id and the group as it is afterwards.
-func (s *Service) Register(ctx context.Context, g ledgerless.GroupKey, r Registration) (int64, *ledgerless.Group, error) {
+func (s *Service) Register(ctx context.Context, g ledgerless.GroupKey, r Registration) (id int64, grp *ledgerless.Group, err error) {
+	ctx, span := s.span(ctx, "ledgerless.register", g, r.BrokerID)
+	defer func() {
+		if span.IsRecording() && id != 0 {
+			span.SetAttributes(tracing.BrokerID.Int64(id))
+		}
+		var st ledgerless.State
+		if grp != nil {
+			st = grp.State
+		}
+		endSpan(span, st, err)
+	}()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		snap, err := s.store.ReadGroup(ctx, g)
 		if err != nil {
@@ -144,7 +156,7 @@ func (s *Service) upsert(ctx context.Context, snap *store.Snapshot, b ledgerless
 		_ = s.store.RevokeLease(ctx, replaced)
 	}
 	if d.Change {
-		election.Log(s.log, g.Key, h)
+		s.elector.Committed(ctx, g.Key, h)
 	}
 	return nil
 }

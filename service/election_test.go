@@ -67,13 +67,14 @@ func TestMasterLeaseExpiryFailsOverExactlyOnce(t *testing.T) {
 	const ttl = 2 * time.Second
 	rs := threeReplicas(t, ttl)
 	const groups = 50
-	for i := range groups {
-		pair(t, rs[i%3], key(fmt.Sprintf("g%d", i)), ttl)
-	}
-	// Slaves keep heartbeating through all replicas; masters fall silent.
+	// Slaves keep heartbeating through all replicas from their group's
+	// start (pairing every group may take longer than a lease); masters
+	// fall silent.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }()
 	for i := range groups {
+		pair(t, rs[i%3], key(fmt.Sprintf("g%d", i)), ttl)
 		wg.Go(func() {
 			for n := 0; ; n++ {
 				select {
@@ -85,7 +86,6 @@ func TestMasterLeaseExpiryFailsOverExactlyOnce(t *testing.T) {
 			}
 		})
 	}
-	defer func() { close(stop); wg.Wait() }()
 	for i := range groups {
 		g := key(fmt.Sprintf("g%d", i))
 		eventually(t, 15*time.Second, func() bool { return group(t, rs[1], g).State.MasterBrokerID == 2 })
@@ -209,8 +209,8 @@ func TestRestartedReplicaWaitsOutTheGrace(t *testing.T) {
 	g := key("g")
 	pair(t, r, g, ttl)
 	r.stop()
-	// The master's lease runs out while no replica runs (so no watch
-	// can see it go, as kill waits for).
+	// The master's lease runs out while no replica runs (so no watch can
+	// see it go, as kill waits for).
 	snap, err := r.store.ReadGroup(ctxT(t), g)
 	if err != nil {
 		t.Fatal(err)
@@ -366,6 +366,23 @@ func TestAdminElectionAndClean(t *testing.T) {
 	}
 	if _, err := r.Group(ctxT(t), g); !errors.Is(err, ledgerless.ErrBrokerMetadataNotExist) {
 		t.Fatalf("removed group: %v", err)
+	}
+	if _, err := r.ClusterGroups(ctxT(t), g.Cluster); !errors.Is(err, ledgerless.ErrBrokerMetadataNotExist) {
+		t.Fatalf("the cluster of the removed group: %v", err)
+	}
+	if cs, err := r.Clusters(ctxT(t)); err != nil || len(cs) != 0 {
+		t.Fatalf("clusters after the removal: %+v %v", cs, err)
+	}
+
+	// Created again, the group continues its epochs and broker ids, so
+	// that no broker of its earlier life sees an epoch go back.
+	id := register(t, r, g, "again", 0)
+	grp = group(t, r, g)
+	if id != 4 || grp.State.MasterBrokerID != 4 || grp.State.MasterEpoch != 3 || grp.State.SyncStateSetEpoch != 4 {
+		t.Fatalf("group created again: id %d, %+v", id, grp.State)
+	}
+	if h := history(t, r, g); len(h) != 1 || h[0].MasterEpoch != 3 || h[0].Reason != ledgerless.ReasonFirstMaster {
+		t.Fatalf("history of the group created again: %+v", h)
 	}
 }
 

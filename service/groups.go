@@ -123,7 +123,7 @@ func (s *Service) PatchConfig(ctx context.Context, patch func(*ledgerless.Runtim
 		}
 		err = s.store.WriteConfig(ctx, c, rev)
 		if err == nil {
-			s.log.Info("runtime config changed", "enableElectUncleanMaster", c.EnableElectUncleanMaster,
+			s.log.InfoContext(ctx, "runtime config changed", "enableElectUncleanMaster", c.EnableElectUncleanMaster,
 				"paused", c.Paused, "pausedGroups", c.PausedGroups,
 				"defaultHeartbeatTimeoutMs", c.DefaultHeartbeatTimeout.Milliseconds())
 			return c, nil

@@ -36,7 +36,9 @@ type Beat struct {
 // lastHeartbeat is written with the data; when the data does not change it
 // is refreshed at least every third of the heartbeat timeout, so a
 // controller that only renews the lease does not write to etcd at all.
-func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (ledgerless.State, error) {
+func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (st ledgerless.State, err error) {
+	ctx, span := s.span(ctx, "ledgerless.heartbeat", g, id)
+	defer func() { endSpan(span, st, err) }()
 	e := s.member(g, id)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -120,7 +122,8 @@ func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) e
 		}
 	}
 	if st.MasterBrokerID == id {
-		if _, err := s.elector.Elect(ctx, g, election.Resigned, 0); err != nil {
+		lost := election.Cause{BrokerID: id, At: s.now()}
+		if _, err := s.elector.Elect(ctx, g, election.Resigned, 0, lost); err != nil {
 			return fmt.Errorf("resign %d of %s: %w", id, g, err)
 		}
 	}

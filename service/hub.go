@@ -26,7 +26,7 @@ type Hub struct {
 	log   *slog.Logger
 	now   func() time.Time
 	// onLost is called for every lost broker lease.
-	onLost func(ledgerless.GroupKey)
+	onLost func(store.Change)
 
 	mu        sync.Mutex
 	start     int64 // the watch's view is complete after this revision
@@ -36,7 +36,7 @@ type Hub struct {
 	waiters   int
 }
 
-func newHub(st *store.Store, log *slog.Logger, now func() time.Time, onLost func(ledgerless.GroupKey)) *Hub {
+func newHub(st *store.Store, log *slog.Logger, now func() time.Time, onLost func(store.Change)) *Hub {
 	return &Hub{store: st, log: log, now: now, onLost: onLost,
 		last: map[ledgerless.GroupKey]int64{}, listeners: map[ledgerless.GroupKey]chan struct{}{}}
 }
@@ -78,7 +78,7 @@ func (h *Hub) apply(changes []store.Change, revision int64) {
 			delete(h.listeners, c.Group)
 		}
 		if c.Lost && h.onLost != nil {
-			h.onLost(c.Group)
+			h.onLost(c)
 		}
 	}
 }

@@ -26,8 +26,16 @@ type replica struct {
 
 func startReplica(t testing.TB, prefix, id string) *replica {
 	t.Helper()
+	return startReplicaWith(t, prefix, service.Options{ReplicaID: id, Reconcile: 200 * time.Millisecond})
+}
+
+// startReplicaWith is startReplica with options; their Store is set here.
+func startReplicaWith(t testing.TB, prefix string, opts service.Options) *replica {
+	t.Helper()
+	id := opts.ReplicaID
 	st := storetest.Open(t, prefix)
-	svc := service.New(service.Options{Store: st, ReplicaID: id, Reconcile: 200 * time.Millisecond})
+	opts.Store = st
+	svc := service.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{Service: svc, store: st, cancel: cancel, done: make(chan struct{})}
 	go func() {

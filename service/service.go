@@ -13,9 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/election"
 	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // maxAttempts bounds re-reads after losing a compare-and-swap race.
@@ -31,6 +34,10 @@ type Options struct {
 	Reconcile time.Duration
 	// Embedded says that etcd runs inside this replica (reported only).
 	Embedded bool
+	// TracerProvider traces the use cases and elections; nil: tracing off.
+	TracerProvider trace.TracerProvider
+	// Observer is told of elections and reconciles; nil: nobody.
+	Observer election.Observer
 }
 
 // Service implements the controller's use cases for one replica.
@@ -38,6 +45,7 @@ type Service struct {
 	store    *store.Store
 	replica  string
 	log      *slog.Logger
+	tracer   trace.Tracer // nil: tracing off
 	now      func() time.Time
 	hub      *Hub
 	elector  *election.Elector
@@ -70,12 +78,13 @@ func New(opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: opts.Store, replica: opts.ReplicaID, log: opts.Logger, now: opts.Now,
-		embedded: opts.Embedded, members: map[memberKey]*memberEntry{}, draining: make(chan struct{})}
+	s := &Service{store: opts.Store, replica: opts.ReplicaID, log: opts.Logger, tracer: tracing.Tracer(opts.TracerProvider),
+		now: opts.Now, embedded: opts.Embedded, members: map[memberKey]*memberEntry{}, draining: make(chan struct{})}
 	s.elector = election.NewElector(election.Options{Store: opts.Store, Replica: opts.ReplicaID,
 		Logger: opts.Logger, Now: opts.Now, Reconcile: opts.Reconcile,
-		ConnectedFor: func() time.Duration { return s.hub.ConnectedFor() }})
-	s.hub = newHub(opts.Store, opts.Logger, opts.Now, s.elector.Notify)
+		ConnectedFor:   func() time.Duration { return s.hub.ConnectedFor() },
+		TracerProvider: opts.TracerProvider, Observer: opts.Observer})
+	s.hub = newHub(opts.Store, opts.Logger, opts.Now, s.leaseLost)
 	return s
 }
 

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // ClientConfig says how to reach etcd.
@@ -22,6 +25,12 @@ type ClientConfig struct {
 	CertFile    string // client certificate, with KeyFile
 	KeyFile     string
 	Prefix      string // key prefix; DefaultPrefix when empty
+
+	// TracerProvider, when set, makes the etcd requests of a traced
+	// operation spans of its trace. nil: no spans.
+	TracerProvider trace.TracerProvider
+	// Observer, when set, is told how long each etcd request took.
+	Observer RequestObserver
 }
 
 // Open connects to etcd and returns a Store that owns the connection.
@@ -36,6 +45,7 @@ func Open(cfg ClientConfig) (*Store, error) {
 		Username:    cfg.Username,
 		Password:    cfg.Password,
 		Logger:      zap.NewNop(),
+		DialOptions: dialOptions(cfg.TracerProvider, cfg.Observer),
 	}
 	if cfg.CAFile != "" || cfg.CertFile != "" {
 		t, err := tlsConfig(cfg)
@@ -50,6 +60,7 @@ func Open(cfg ClientConfig) (*Store, error) {
 	}
 	s := New(cli, cfg.Prefix)
 	s.owned = true
+	s.tracer, s.obs = tracing.Tracer(cfg.TracerProvider), cfg.Observer
 	return s, nil
 }
 

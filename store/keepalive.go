@@ -159,5 +159,11 @@ func (k *keepAliver) close() {
 
 // KeepAlive renews a lease once; see keepAliver.
 func (s *Store) KeepAlive(ctx context.Context, lease LeaseID) (time.Duration, error) {
-	return s.ka.keepAlive(ctx, lease)
+	if s.obs == nil {
+		return s.ka.keepAlive(ctx, lease)
+	}
+	start := time.Now()
+	ttl, err := s.ka.keepAlive(ctx, lease)
+	s.obs.EtcdRequest("LeaseKeepAlive", time.Since(start))
+	return ttl, err
 }

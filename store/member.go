@@ -6,6 +6,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless"
 )
@@ -74,6 +75,9 @@ func (s *Store) ReadMember(ctx context.Context, g ledgerless.GroupKey, id int64)
 // fail, its beats are retried one by one so that only the stale ones fail.
 func (s *Store) Beat(ctx context.Context, m *Member, data *ledgerless.HeartbeatData, at time.Time) (ledgerless.State, error) {
 	b := &beat{m: m, data: data, at: at, done: make(chan beatResult, 1)}
+	if s.tracer != nil {
+		b.span = trace.SpanContextFromContext(ctx)
+	}
 	select {
 	case s.beats <- b:
 	case <-ctx.Done():
@@ -105,6 +109,7 @@ type beat struct {
 	data *ledgerless.HeartbeatData
 	at   time.Time
 	done chan beatResult
+	span trace.SpanContext // the heartbeat's span, when traced
 }
 
 type beatResult struct {
@@ -174,7 +179,9 @@ func (s *Store) commitBatch(batch []*beat) (bool, error) {
 			ops = append(ops, clientv3.OpGet(s.k.state(b.m.Group)))
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), beatTimeout)
+	ctx, span := s.batchContext(batch)
+	defer span.End()
+	ctx, cancel := context.WithTimeout(ctx, beatTimeout)
 	defer cancel()
 	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	answer := func(b *beat, r beatResult) { b.done <- r }

@@ -20,6 +20,10 @@ type stateRecord struct {
 	SyncStateSet      []int64 `json:"syncStateSet"`
 	SyncStateSetEpoch int64   `json:"syncStateSetEpoch"`
 	NextBrokerID      int64   `json:"nextBrokerId"`
+	EpochBase         int64   `json:"epochBase,omitempty"`
+	// Removed marks what is left of a removed group: its epochs and next
+	// broker id, which the group continues from if it is created again.
+	Removed bool `json:"removed,omitempty"`
 }
 
 type brokerRecord struct {
@@ -89,12 +93,12 @@ func toStateRecord(s ledgerless.State) stateRecord {
 		set = []int64{}
 	}
 	return stateRecord{V: schemaVersion, MasterBrokerID: s.MasterBrokerID, MasterAddress: s.MasterAddress, MasterEpoch: s.MasterEpoch,
-		SyncStateSet: set, SyncStateSetEpoch: s.SyncStateSetEpoch, NextBrokerID: s.NextBrokerID}
+		SyncStateSet: set, SyncStateSetEpoch: s.SyncStateSetEpoch, NextBrokerID: s.NextBrokerID, EpochBase: s.EpochBase}
 }
 
 func (r stateRecord) state() ledgerless.State {
 	return ledgerless.State{MasterBrokerID: r.MasterBrokerID, MasterAddress: r.MasterAddress, MasterEpoch: r.MasterEpoch,
-		SyncStateSet: r.SyncStateSet, SyncStateSetEpoch: r.SyncStateSetEpoch, NextBrokerID: r.NextBrokerID}
+		SyncStateSet: r.SyncStateSet, SyncStateSetEpoch: r.SyncStateSetEpoch, NextBrokerID: r.NextBrokerID, EpochBase: r.EpochBase}
 }
 
 func toHeartbeatRecord(d ledgerless.HeartbeatData, at time.Time) heartbeatRecord {

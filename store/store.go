@@ -15,6 +15,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -34,7 +35,9 @@ type Store struct {
 	k   keys
 	ka  *keepAliver
 
-	owned bool // Close closes cli
+	owned  bool            // Close closes cli
+	tracer trace.Tracer    // nil: tracing off
+	obs    RequestObserver // nil: requests are not timed
 
 	beats  chan *beat    // heartbeats waiting to be committed
 	closed chan struct{} // closed by Close
@@ -119,12 +122,13 @@ type Snapshot struct {
 	Group    ledgerless.Group
 	Config   ledgerless.RuntimeConfig // the runtime configuration at the same revision
 	Revision int64                    // etcd revision of the read
-	stateRev int64                    // ModRevision of the state key; 0 when the group does not exist
+	stateRev int64                    // ModRevision of the state key; 0 when the group never existed
+	removed  bool                     // the group was removed; Group.State is what a new one continues from
 	members  map[int64]memberRevs
 }
 
-// Exists reports whether the group has been created.
-func (s *Snapshot) Exists() bool { return s.stateRev != 0 }
+// Exists reports whether the group has been created (and not removed).
+func (s *Snapshot) Exists() bool { return s.stateRev != 0 && !s.removed }
 
 type memberRevs struct {
 	broker      int64 // ModRevision of the registration
@@ -154,7 +158,9 @@ func (s *Store) ReadCluster(ctx context.Context, cluster string) ([]*Snapshot, e
 	}
 	out := make([]*Snapshot, 0, len(snaps))
 	for _, snap := range snaps {
-		out = append(out, snap)
+		if snap.Exists() {
+			out = append(out, snap)
+		}
 	}
 	slices.SortFunc(out, func(a, b *Snapshot) int { return compareKeys(a.Group.Key, b.Group.Key) })
 	return out, nil
@@ -162,13 +168,17 @@ func (s *Store) ReadCluster(ctx context.Context, cluster string) ([]*Snapshot, e
 
 // ListGroups lists every group of every cluster, sorted.
 func (s *Store) ListGroups(ctx context.Context) ([]ledgerless.GroupKey, error) {
-	resp, err := s.cli.Get(ctx, s.k.kind(kindState), clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	resp, err := s.cli.Get(ctx, s.k.kind(kindState), clientv3.WithPrefix())
 	if err != nil {
 		return nil, translate("list groups", err)
 	}
 	out := make([]ledgerless.GroupKey, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		if p, ok := s.k.parse(string(kv.Key)); ok && p.kind == kindState {
+		p, rec, ok, err := s.stateOf(kv)
+		if err != nil {
+			return nil, err
+		}
+		if ok && !rec.Removed {
 			out = append(out, p.group)
 		}
 	}
@@ -221,7 +231,7 @@ func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func
 		}
 		snaps[p.group] = &Snapshot{
 			Group:  ledgerless.Group{Key: p.group, State: rec.state(), Index: kv.ModRevision, Paused: cfg.GroupPaused(p.group)},
-			Config: cfg, stateRev: kv.ModRevision, members: map[int64]memberRevs{},
+			Config: cfg, stateRev: kv.ModRevision, removed: rec.Removed, members: map[int64]memberRevs{},
 		}
 	}
 	brokers := map[ledgerless.GroupKey]map[int64]*ledgerless.Broker{}
@@ -298,28 +308,38 @@ func kvsOf(resp *clientv3.TxnResponse, i int) []*mvccKV {
 	return resp.Responses[i].GetResponseRange().Kvs
 }
 
-// GroupsWithoutLiveMaster lists the groups whose master is none or not
-// alive. It reads only state records and alive keys, for the reconcile.
-func (s *Store) GroupsWithoutLiveMaster(ctx context.Context) ([]ledgerless.GroupKey, error) {
+// Scan is what the reconcile reads of every group at one revision.
+type Scan struct {
+	Groups            int                   // groups that exist
+	AliveBrokers      int                   // brokers whose lease is alive
+	WithoutLiveMaster []ledgerless.GroupKey // groups whose master is none or not alive
+}
+
+// Scan reads only state records and alive keys, for the reconcile.
+func (s *Store) Scan(ctx context.Context) (Scan, error) {
 	resp, err := s.cli.Txn(ctx).Then(
 		clientv3.OpGet(s.k.kind(kindState), clientv3.WithPrefix()),
 		clientv3.OpGet(s.k.kind(kindAlive), clientv3.WithPrefix(), clientv3.WithKeysOnly()),
 	).Commit()
 	if err != nil {
-		return nil, translate("scan groups", err)
+		return Scan{}, translate("scan groups", err)
 	}
 	alive := map[string]bool{}
 	for _, kv := range kvsOf(resp, 1) {
 		alive[string(kv.Key)] = true
 	}
-	var out []ledgerless.GroupKey
+	out := Scan{AliveBrokers: len(alive)}
 	for _, kv := range kvsOf(resp, 0) {
 		p, rec, ok, err := s.stateOf(kv)
 		if err != nil {
-			return nil, err
+			return Scan{}, err
 		}
-		if ok && (rec.MasterBrokerID == 0 || !alive[s.k.member(kindAlive, p.group, rec.MasterBrokerID)]) {
-			out = append(out, p.group)
+		if !ok || rec.Removed {
+			continue
+		}
+		out.Groups++
+		if rec.MasterBrokerID == 0 || !alive[s.k.member(kindAlive, p.group, rec.MasterBrokerID)] {
+			out.WithoutLiveMaster = append(out.WithoutLiveMaster, p.group)
 		}
 	}
 	return out, nil

@@ -92,10 +92,17 @@ func (t *Txn) DeleteBroker(id int64) *Txn {
 	return t
 }
 
-// DeleteGroup removes the group: its state, brokers and history.
+// DeleteGroup removes the group: its brokers and history, and its state
+// but for its epochs and next broker id, which a group created again under
+// the same name continues from, so that no broker ever sees an epoch go
+// back or an id reused.
 func (t *Txn) DeleteGroup() *Txn {
 	g := t.snap.Group.Key
-	t.ops = append(t.ops, clientv3.OpDelete(t.s.k.state(g)))
+	st := t.snap.Group.State
+	left := toStateRecord(ledgerless.State{MasterEpoch: st.MasterEpoch, EpochBase: st.MasterEpoch,
+		SyncStateSetEpoch: st.SyncStateSetEpoch, NextBrokerID: st.NextBrokerID})
+	left.Removed = true
+	t.ops = append(t.ops, clientv3.OpPut(t.s.k.state(g), encode(left)))
 	for _, kind := range []string{kindBrokers, kindAlive, kindHeartbeat, kindHistory} {
 		t.ops = append(t.ops, clientv3.OpDelete(t.s.k.group(kind, g), clientv3.WithPrefix()))
 	}

@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.opentelemetry.io/otel"
 
 	"github.com/ledgerless/ledgerless/cli"
 	"github.com/ledgerless/ledgerless/server"
@@ -47,18 +49,39 @@ that etcd cluster and keeps no state of its own.
 
 Configuration comes from flags, then LEDGERLESS_* environment variables
 (LEDGERLESS_ETCD_ENDPOINTS for --etcd-endpoints), then the YAML file given
-by --config (keys are the flag names), then the defaults shown here.`,
+by --config (keys are the flag names), then the defaults shown here.
+
+Tracing (OpenTelemetry): --tracing-exporter none (default) exports no spans;
+stdout prints one JSON object per span on standard output (logs go to
+standard error); otlp sends them to a collector (Jaeger, Tempo, the
+OpenTelemetry Collector) over --tracing-protocol grpc (port 4317) or
+http/protobuf (port 4318) at --tracing-endpoint, or where the standard
+OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_* variables say.
+--tracing-sample-ratio records that share of API request traces; a request
+that carries a W3C traceparent follows its caller's sampling decision, and
+automatic elections and lost leases are always recorded. In the
+environment these are LEDGERLESS_TRACING_EXPORTER, LEDGERLESS_TRACING_PROTOCOL,
+LEDGERLESS_TRACING_ENDPOINT and LEDGERLESS_TRACING_SAMPLE_RATIO; in the
+YAML file, keys exporter, protocol, endpoint and sample-ratio of a
+tracing: section. Prometheus metrics are on /metrics whatever the tracing.`,
 		Example: `  # one replica with an embedded etcd in ./ledgerless.data
   ledgerless serve
 
   # a second replica using the first one's embedded etcd
-  ledgerless serve --listen :9978 --replica-id r2 --etcd-endpoints http://127.0.0.1:9879`,
+  ledgerless serve --listen :9978 --replica-id r2 --etcd-endpoints http://127.0.0.1:9879
+
+  # print every span on standard output
+  LEDGERLESS_TRACING_EXPORTER=stdout ledgerless serve
+
+  # send spans to a collector's OTLP/gRPC port, one trace in ten
+  ledgerless serve --tracing-exporter otlp --tracing-endpoint http://collector:4317 --tracing-sample-ratio 0.1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := serveConfig(v, cmd.ErrOrStderr())
+			cfg, err := serveConfig(v, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
+			otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { cfg.Logger.Warn("tracing", "err", err) }))
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
@@ -85,12 +108,26 @@ by --config (keys are the flag names), then the defaults shown here.`,
 	f.String("log-level", "info", "log level: debug, info, warn, error")
 	f.String("log-format", "text", "log format: text or json")
 	_ = v.BindPFlags(f)
+	tracingFlags(f, v, d.Tracing)
 	return cmd
+}
+
+// tracingFlags defines the --tracing-* flags as the keys of a tracing
+// section: tracing.exporter is --tracing-exporter, LEDGERLESS_TRACING_EXPORTER
+// and exporter under tracing: in the YAML file.
+func tracingFlags(f *pflag.FlagSet, v *viper.Viper, d server.TracingConfig) {
+	f.String("tracing-exporter", d.Exporter, "where spans go: none, stdout (JSON on standard output) or otlp")
+	f.String("tracing-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc)")
+	f.String("tracing-endpoint", "", "OTLP collector URL, http(s)://host:port (default: OTEL_EXPORTER_OTLP_ENDPOINT, else localhost)")
+	f.Float64("tracing-sample-ratio", d.SampleRatio, "share of API request traces recorded, 0 to 1; callers' sampled traces and elections are always recorded")
+	for _, key := range []string{"exporter", "protocol", "endpoint", "sample-ratio"} {
+		_ = v.BindPFlag("tracing."+key, f.Lookup("tracing-"+key))
+	}
 }
 
 // serveConfig reads flags, environment and file, in falling precedence,
 // into a server.Config.
-func serveConfig(v *viper.Viper, stderr io.Writer) (server.Config, error) {
+func serveConfig(v *viper.Viper, stdout, stderr io.Writer) (server.Config, error) {
 	v.SetEnvPrefix("LEDGERLESS")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
 	v.AutomaticEnv()
@@ -125,6 +162,8 @@ func serveConfig(v *viper.Viper, stderr io.Writer) (server.Config, error) {
 	cfg.Embedded.PeerURL = v.GetString("embedded-peer-url")
 	cfg.Embedded.InitialCluster = v.GetString("embedded-initial-cluster")
 	cfg.ShutdownTimeout = v.GetDuration("shutdown-timeout")
+	cfg.Tracing = server.TracingConfig{Exporter: v.GetString("tracing.exporter"), Protocol: v.GetString("tracing.protocol"),
+		Endpoint: v.GetString("tracing.endpoint"), SampleRatio: v.GetFloat64("tracing.sample-ratio"), Stdout: stdout}
 	if v.GetString("log-level") == "debug" {
 		cfg.Embedded.LogLevel = "info"
 	}

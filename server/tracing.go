@@ -1,0 +1,160 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ledgerless/ledgerless/tracing"
+)
+
+// Tracing exporters.
+const (
+	ExporterNone   = "none"
+	ExporterStdout = "stdout"
+	ExporterOTLP   = "otlp"
+)
+
+// OTLP protocols.
+const (
+	ProtocolGRPC = "grpc"
+	ProtocolHTTP = "http/protobuf"
+)
+
+// TracingConfig says where a replica's spans go.
+type TracingConfig struct {
+	// Exporter is none (no tracing), stdout (one JSON object per span on
+	// Stdout) or otlp.
+	Exporter string
+	// Protocol is the OTLP protocol, grpc or http/protobuf ("http" for
+	// short). Empty: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or
+	// OTEL_EXPORTER_OTLP_PROTOCOL, else grpc.
+	Protocol string
+	// Endpoint is the collector's base URL, http://host:port (https for
+	// TLS); with http/protobuf, a URL without a path is sent to /v1/traces.
+	// Empty: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_ENDPOINT, else localhost (4317 for grpc, 4318 for
+	// http). The other OTEL_EXPORTER_OTLP_* variables (headers,
+	// certificates, timeout, compression) apply too.
+	Endpoint string
+	// SampleRatio is the share of new API request traces recorded, 0 to
+	// 1. A request whose caller sent a trace context follows the caller's
+	// decision; the traces a replica starts on its own (elections, lost
+	// leases) are always recorded.
+	SampleRatio float64
+	// Stdout receives the stdout exporter's spans; os.Stdout when nil.
+	Stdout io.Writer
+}
+
+func (c *TracingConfig) validate() error {
+	switch c.Exporter {
+	case ExporterNone, ExporterStdout, ExporterOTLP:
+	default:
+		return fmt.Errorf("tracing.exporter %q: want none, stdout or otlp", c.Exporter)
+	}
+	if c.SampleRatio < 0 || c.SampleRatio > 1 {
+		return fmt.Errorf("tracing.sample-ratio %v: want 0 to 1", c.SampleRatio)
+	}
+	switch c.Protocol {
+	case "", ProtocolGRPC, ProtocolHTTP:
+	case "http":
+		c.Protocol = ProtocolHTTP
+	default:
+		return fmt.Errorf("tracing.protocol %q: want grpc or http/protobuf", c.Protocol)
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("tracing.endpoint %q: want http://host:port or https://host:port", c.Endpoint)
+		}
+	}
+	return nil
+}
+
+// newTracerProvider builds the tracer provider that c describes, for the
+// service ledgerless, replica replica at version. It returns a nil
+// provider when tracing is off. shutdown flushes the spans not yet
+// exported and stops the provider; it returns when done or when ctx ends.
+func newTracerProvider(ctx context.Context, c TracingConfig, replica, version string) (tp trace.TracerProvider, shutdown func(context.Context) error, err error) {
+	var exp sdktrace.SpanExporter
+	switch c.Exporter {
+	case ExporterNone:
+		return nil, func(context.Context) error { return nil }, nil
+	case ExporterStdout:
+		w := c.Stdout
+		if w == nil {
+			w = os.Stdout
+		}
+		exp, err = stdouttrace.New(stdouttrace.WithWriter(w))
+	case ExporterOTLP:
+		exp, err = otlpExporter(ctx, c)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("tracing exporter %s: %w", c.Exporter, err)
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
+		attribute.String("service.name", "ledgerless"),
+		attribute.String("service.version", version),
+		attribute.String("service.instance.id", replica)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("tracing resource: %w", err)
+	}
+	sdk := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sampler{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(c.SampleRatio))}))
+	return sdk, sdk.Shutdown, nil
+}
+
+// sampler samples as its Sampler does, but records every trace that a
+// replica starts on its own (automatic elections, lost leases, reconciles
+// that find groups without a live master): they are rare, and they are
+// what an operator looks for after a failover, whatever the sample ratio
+// of API requests.
+type sampler struct{ sdktrace.Sampler }
+
+func (s sampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if !trace.SpanContextFromContext(p.ParentContext).IsValid() && strings.HasPrefix(p.Name, tracing.SpanPrefix) {
+		return sdktrace.AlwaysSample().ShouldSample(p)
+	}
+	return s.Sampler.ShouldSample(p)
+}
+
+func otlpExporter(ctx context.Context, c TracingConfig) (sdktrace.SpanExporter, error) {
+	protocol := c.Protocol
+	for _, env := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if protocol == "" {
+			protocol = os.Getenv(env)
+		}
+	}
+	switch protocol {
+	case "", ProtocolGRPC:
+		var opts []otlptracegrpc.Option
+		if c.Endpoint != "" {
+			opts = append(opts, otlptracegrpc.WithEndpointURL(c.Endpoint))
+		}
+		return otlptracegrpc.New(ctx, opts...)
+	case ProtocolHTTP, "http":
+		var opts []otlptracehttp.Option
+		if c.Endpoint != "" {
+			u, _ := url.Parse(c.Endpoint) // validated
+			if strings.Trim(u.Path, "/") == "" {
+				u.Path = "/v1/traces"
+			}
+			opts = append(opts, otlptracehttp.WithEndpointURL(u.String()))
+		}
+		return otlptracehttp.New(ctx, opts...)
+	}
+	return nil, fmt.Errorf("protocol %q: want grpc or http/protobuf", protocol)
+}

@@ -1,0 +1,56 @@
+package service
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/election"
+	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/tracing"
+)
+
+// span starts the span of a use case on group g (and broker id, unless
+// 0). With tracing off it costs nothing.
+func (s *Service) span(ctx context.Context, name string, g ledgerless.GroupKey, id int64) (context.Context, trace.Span) {
+	ctx, span := tracing.Start(ctx, s.tracer, name)
+	if span.IsRecording() {
+		span.SetAttributes(tracing.Cluster.String(g.Cluster), tracing.Group.String(g.Group))
+		if id != 0 {
+			span.SetAttributes(tracing.BrokerID.Int64(id))
+		}
+	}
+	return ctx, span
+}
+
+// endSpan records the outcome of a use case and the group's masterEpoch
+// as it answered, and ends span.
+func endSpan(span trace.Span, st ledgerless.State, err error) {
+	if span.IsRecording() {
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.SetAttributes(tracing.Outcome.String(outcome))
+		if st.MasterEpoch != 0 {
+			span.SetAttributes(tracing.MasterEpoch.Int64(st.MasterEpoch))
+		}
+	}
+	span.End()
+}
+
+// leaseLost is called for every broker lease that the watch saw go away:
+// it records the loss as a span of its own and asks the elector to check
+// the group; an election that follows links to that span.
+func (s *Service) leaseLost(c store.Change) {
+	_, span := tracing.Start(context.Background(), s.tracer, "ledgerless.lease-lost")
+	if span.IsRecording() {
+		span.SetAttributes(tracing.Cluster.String(c.Group.Cluster), tracing.Group.String(c.Group.Group),
+			tracing.BrokerID.Int64(c.BrokerID), tracing.Revision.Int64(c.Revision))
+	}
+	span.End()
+	s.elector.LeaseLost(c.Group, election.Cause{BrokerID: c.BrokerID, Revision: c.Revision, At: s.now(), Span: span.SpanContext()})
+}
