@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -12,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,10 +195,11 @@ func TestReplicationAndFailover(t *testing.T) {
 }
 
 // cuttable is a proxy to a controller replica that can be cut off, as a
-// network partition would.
+// network partition would: requests in flight fail too.
 type cuttable struct {
 	url string
-	cut atomic.Bool
+	mu  sync.Mutex
+	cut chan struct{} // closed when cut
 }
 
 func newCuttable(t *testing.T, target string) *cuttable {
@@ -205,18 +207,49 @@ func newCuttable(t *testing.T, target string) *cuttable {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cuttable{}
+	c := &cuttable{cut: make(chan struct{})}
 	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy.ErrorLog = log.New(io.Discard, "", 0) // cut requests are the point
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.cut.Load() {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		c.mu.Lock()
+		cut := c.cut
+		c.mu.Unlock()
+		select {
+		case <-cut:
 			http.Error(w, "partitioned", http.StatusBadGateway)
 			return
+		default:
 		}
-		proxy.ServeHTTP(w, r)
+		go func() {
+			select {
+			case <-cut:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		proxy.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	t.Cleanup(srv.Close)
 	c.url = srv.URL
 	return c
+}
+
+// set cuts the link off, or mends it.
+func (c *cuttable) set(cut bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.cut:
+		if !cut {
+			c.cut = make(chan struct{})
+		}
+	default:
+		if cut {
+			close(c.cut)
+		}
+	}
 }
 
 // TestPartitionedMaster cuts the master off from the controller but not
@@ -234,7 +267,7 @@ func TestPartitionedMaster(t *testing.T) {
 	acks := produce(t, "m-", 10, brokers...)
 	epoch := status(t, old.addr).MasterEpoch
 
-	link.cut.Store(true)
+	link.set(true)
 	next := masterWithSet(t, 1, epoch, brokers[1:]...)
 	stale := status(t, old.addr)
 	if stale.Role != ledgerless.RoleMaster || stale.MasterEpoch != epoch {
@@ -251,7 +284,7 @@ func TestPartitionedMaster(t *testing.T) {
 	}
 	acks = append(acks, produce(t, "n-", 10, brokers[1:]...)...)
 
-	link.cut.Store(false)
+	link.set(false)
 	eventually(t, "the old master a slave that caught up", func() bool {
 		s := status(t, old.addr)
 		return s.Role == ledgerless.RoleSlave && s.MasterEpoch > epoch && s.MaxOffset == status(t, next.addr).MaxOffset
