@@ -298,3 +298,39 @@ func TestPartitionedMaster(t *testing.T) {
 		holdsAll(t, b, acks)
 	}
 }
+
+// TestLeaseFencing: a master with lease fencing that cannot reach the
+// controller refuses writes once its lease may have run out, even when
+// it alone is the SyncStateSet and could acknowledge them.
+func TestLeaseFencing(t *testing.T) {
+	ctl := servertest.Start(t, storetest.Prefix(t), "r1")
+	link := newCuttable(t, ctl.URL)
+	b := startBroker(t, "", func(c *brokersim.Config) { c.HeartbeatTimeout, c.LeaseFencing = 2*time.Second, true }, link.url)
+	masterWithSet(t, 1, 0, b)
+	produce(t, "m-", 3, b)
+
+	link.set(true)
+	eventually(t, "the lease run out", func() bool { return status(t, b.addr).LeaseRemainingMs == 0 })
+	resp, err := http.Post("http://"+b.addr+"/produce", "text/plain", strings.NewReader("fenced"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "lease") {
+		t.Errorf("write after the lease ran out: %s %s", resp.Status, body)
+	}
+	if s := status(t, b.addr); s.Role != ledgerless.RoleMaster || s.MaxOffset != 3 {
+		t.Errorf("the fenced master took the write: %+v", s)
+	}
+
+	link.set(false)
+	eventually(t, "writes again once heartbeats are acknowledged", func() bool {
+		resp, err := http.Post("http://"+b.addr+"/produce", "text/plain", strings.NewReader("again"))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
