@@ -308,6 +308,9 @@ func TestLeaseFencing(t *testing.T) {
 	b := startBroker(t, "", func(c *brokersim.Config) { c.HeartbeatTimeout, c.LeaseFencing = 2*time.Second, true }, link.url)
 	masterWithSet(t, 1, 0, b)
 	produce(t, "m-", 3, b)
+	if s := status(t, b.addr); s.ConfirmOffset != 3 {
+		t.Errorf("confirmOffset %d of a master alone in its SyncStateSet, want 3", s.ConfirmOffset)
+	}
 
 	link.set(true)
 	eventually(t, "the lease run out", func() bool { return status(t, b.addr).LeaseRemainingMs == 0 })

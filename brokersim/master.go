@@ -85,6 +85,7 @@ func (b *Broker) produce(ctx context.Context, payload string) (Entry, error) {
 			return Entry{}, err
 		}
 		if b.ackedLocked(e.Offset) {
+			b.confirmLocked() // moves too when the master is the whole set
 			b.mu.Unlock()
 			return e, nil
 		}
