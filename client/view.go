@@ -48,10 +48,14 @@ func stateOfHeartbeat(r *heartbeatResponse) state {
 // observe takes in a master state read from the controller, from
 // whichever replica and in whatever order answers arrive: it replaces the
 // view only when newer, and delivers it as a role change when its
-// masterEpoch went up.
+// masterEpoch went up. Before registration the broker's role cannot be
+// told, so a state read then is left for the registration's own.
 func (b *Broker) observe(s state) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.id == 0 {
+		return
+	}
 	v := View{Role: ledgerless.RoleSlave, MasterAddress: s.address, MasterEpoch: s.epoch,
 		SyncStateSet: slices.Clone(s.syncStateSet), SyncStateSetEpoch: s.syncStateSetEpoch}
 	if s.master != nil {

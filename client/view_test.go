@@ -15,7 +15,14 @@ func ptr(v int64) *int64 { return &v }
 // several replicas and two loops arrive: the view only moves forward, and
 // role changes only come with a higher masterEpoch, the newest first.
 func TestObserveOrder(t *testing.T) {
-	b := &Broker{id: 2, roles: make(chan View, 1), log: slog.New(slog.DiscardHandler)}
+	b := &Broker{roles: make(chan View, 1), log: slog.New(slog.DiscardHandler)}
+	// Before registration, a state (read by Group, say) cannot say whether
+	// the broker is master: it is left for the registration's own.
+	b.observe(state{master: ptr(2), epoch: 3, syncStateSet: []int64{2}, syncStateSetEpoch: 4})
+	if v := b.View(); v.MasterEpoch != 0 || len(b.roles) != 0 {
+		t.Fatalf("a state taken in before registration: %+v", v)
+	}
+	b.id = 2
 	b.observe(state{master: ptr(1), address: "a:1", epoch: 3, syncStateSet: []int64{1, 2}, syncStateSetEpoch: 4})
 	if v := <-b.roles; v.MasterEpoch != 3 || v.Role != ledgerless.RoleSlave || v.MasterBrokerID != 1 {
 		t.Fatalf("first change: %+v", v)
