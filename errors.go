@@ -21,3 +21,10 @@ var (
 	ErrBrokerIDInvalid          = errors.New("broker id invalid")
 	ErrUnavailable              = errors.New("etcd unavailable")
 )
+
+// Limits a replica enforces so that no client can make it hold without
+// bound; they are ledgerless's own, not RocketMQ conditions.
+var (
+	ErrTooManyBrokers   = errors.New("too many brokers in the group")
+	ErrTooManyLongPolls = errors.New("too many long polls")
+)

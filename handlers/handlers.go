@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/auth"
 	"github.com/ledgerless/ledgerless/service"
 )
 
@@ -31,13 +32,17 @@ type Handler struct {
 	svc     *service.Service
 	log     *slog.Logger
 	metrics Metrics
+	auth    *auth.Authenticator // nil: every caller may do everything
 }
 
 // New returns the API's http.Handler for svc. With a tracer provider
 // (nil: tracing off) every request but probes and scrapes is a server span.
-func New(svc *service.Service, log *slog.Logger, metrics Metrics, tp trace.TracerProvider) http.Handler {
+func New(svc *service.Service, log *slog.Logger, metrics Metrics, tp trace.TracerProvider, opts ...Option) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	h := &Handler{svc: svc, log: log, metrics: metrics}
+	for _, o := range opts {
+		o(h)
+	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	// Route on the raw path, so that an escaped "/" stays inside its path
@@ -52,6 +57,9 @@ func New(svc *service.Service, log *slog.Logger, metrics Metrics, tp trace.Trace
 		h.log.ErrorContext(c.Request.Context(), "panic serving request", "path", c.Request.URL.Path, "panic", err)
 		h.fail(c, fmt.Errorf("internal error"))
 	}), metricsMiddleware(metrics))
+	if h.auth != nil {
+		r.Use(h.authorize())
+	}
 	r.NoRoute(func(c *gin.Context) { invalid(c, http.StatusNotFound, "no such route: "+c.Request.URL.Path) })
 	r.NoMethod(func(c *gin.Context) {
 		invalid(c, http.StatusMethodNotAllowed, c.Request.Method+" is not allowed on "+c.Request.URL.Path)

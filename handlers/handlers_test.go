@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -28,7 +29,7 @@ const G = "/v1/clusters/c/groups/g"
 
 // newServer runs one controller replica on a key prefix of its own, serves
 // its API on a real listener and returns the base URL.
-func newServer(t *testing.T) string {
+func newServer(t testing.TB) string {
 	t.Helper()
 	return newServerWith(t, replicaOptions{})
 }
@@ -39,9 +40,12 @@ type replicaOptions struct {
 	tracer    trace.TracerProvider // traces etcd requests, use cases and the API
 	log       *slog.Logger
 	reconcile time.Duration
+	limits    service.Options   // MaxLongPolls and MaxBrokersPerGroup
+	handler   []handlers.Option // authentication
+	tls       *tls.Config       // serve HTTPS with it
 }
 
-func newServerWith(t *testing.T, o replicaOptions) string {
+func newServerWith(t testing.TB, o replicaOptions) string {
 	t.Helper()
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
@@ -54,12 +58,19 @@ func newServerWith(t *testing.T, o replicaOptions) string {
 	}
 	t.Cleanup(st.Close)
 	svc := service.New(service.Options{Store: st, ReplicaID: "r1", Logger: o.log, Reconcile: o.reconcile,
-		TracerProvider: o.tracer, Observer: m})
+		TracerProvider: o.tracer, Observer: m,
+		MaxLongPolls: o.limits.MaxLongPolls, MaxBrokersPerGroup: o.limits.MaxBrokersPerGroup})
 	m.LongPolls(svc.Hub().Waiters)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	srv := httptest.NewServer(handlers.New(svc, o.log, m, o.tracer))
+	srv := httptest.NewUnstartedServer(handlers.New(svc, o.log, m, o.tracer, o.handler...))
+	if o.tls != nil {
+		srv.TLS = o.tls
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(func() {
 		svc.Drain() // long polls answer at once
 		srv.Close()

@@ -21,6 +21,9 @@ type Metrics interface {
 	// Heartbeat counts a heartbeat by outcome ("ok" or its problem code)
 	// and times the use case.
 	Heartbeat(outcome string, d time.Duration)
+	// AuthFailure counts a request refused for its credentials (401) or
+	// its caller's role (403), by reason.
+	AuthFailure(reason string)
 	// Handler serves the metrics.
 	Handler() http.Handler
 }

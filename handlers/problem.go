@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/auth"
 )
 
 // problemType prefixes every problem's type URI; the suffix is its code.
@@ -49,6 +50,12 @@ var conditions = []condition{
 	{ledgerless.ErrElectMasterFailed, http.StatusConflict, "ELECT_MASTER_FAILED", 2012, "Election failed"},
 	{ledgerless.ErrAlterSyncStateSetFailed, http.StatusConflict, "ALTER_SYNC_STATE_SET_FAILED", 2013, "SyncStateSet change refused"},
 	{ledgerless.ErrBrokerIDInvalid, http.StatusConflict, "BROKER_ID_INVALID", 2014, "Broker id does not match its registerCode"},
+	// ledgerless's own conditions. RocketMQ has no code for a full group;
+	// 2005 (invalid request) is the nearest a broker understands.
+	{ledgerless.ErrTooManyBrokers, http.StatusConflict, "TOO_MANY_BROKERS", 2005, "Group has too many brokers"},
+	{ledgerless.ErrTooManyLongPolls, http.StatusServiceUnavailable, "TOO_MANY_LONG_POLLS", 2, "Too many long polls"},
+	{auth.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHORIZED", 16, "Authentication required"},
+	{auth.ErrForbidden, http.StatusForbidden, "FORBIDDEN", 16, "Not allowed for this caller"},
 	{ledgerless.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE", 1, "etcd is unavailable"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "UNAVAILABLE", 1, "etcd is unavailable"},
 	{context.Canceled, http.StatusServiceUnavailable, "UNAVAILABLE", 1, "Request canceled"},
@@ -67,10 +74,11 @@ func problemFor(err error) Problem {
 }
 
 // fail answers c with the problem for err. Server-side failures are
-// logged here, once; client errors are the client's to read.
+// logged here, once; client errors are the client's to read, and so is a
+// refused long poll (the refusals of an overload would flood the log).
 func (h *Handler) fail(c *gin.Context, err error) {
 	p := problemFor(err)
-	if p.Status >= 500 {
+	if p.Status >= 500 && p.Code != "TOO_MANY_LONG_POLLS" {
 		h.log.WarnContext(c.Request.Context(), "request failed", "method", c.Request.Method,
 			"path", c.Request.URL.Path, "status", p.Status, "err", err)
 	}
@@ -79,6 +87,12 @@ func (h *Handler) fail(c *gin.Context, err error) {
 
 func writeProblem(c *gin.Context, p Problem) {
 	p.Instance = c.Request.URL.Path
+	switch p.Status {
+	case http.StatusUnauthorized:
+		c.Header("WWW-Authenticate", `Bearer realm="ledgerless"`)
+	case http.StatusServiceUnavailable:
+		c.Header("Retry-After", "1")
+	}
 	c.Header("Content-Type", "application/problem+json")
 	c.AbortWithStatusJSON(p.Status, p)
 }

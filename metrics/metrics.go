@@ -34,6 +34,7 @@ type Metrics struct {
 	withoutMaster prometheus.Gauge
 	etcd          *prometheus.HistogramVec
 	etcdByMethod  map[string]prometheus.Observer
+	authFailures  *prometheus.CounterVec
 }
 
 // New returns a registry with the Go runtime and process metrics and
@@ -77,6 +78,10 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}, []string{"method"}),
 		etcdByMethod: map[string]prometheus.Observer{},
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledgerless_auth_failures_total",
+			Help: "Requests refused for missing, malformed or unknown credentials (401) or a role that does not allow them (403: forbidden), by reason.",
+		}, []string{"reason"}),
 	}
 	m.heartbeatsOK = m.heartbeats.WithLabelValues("ok")
 	for _, method := range etcdMethods {
@@ -84,7 +89,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.heartbeats, m.heartbeatTime, m.elections, m.failover,
-		m.groups, m.aliveBrokers, m.withoutMaster, m.etcd)
+		m.groups, m.aliveBrokers, m.withoutMaster, m.etcd, m.authFailures)
 	return m
 }
 
@@ -142,3 +147,6 @@ func (m *Metrics) EtcdRequest(method string, d time.Duration) {
 	}
 	o.Observe(d.Seconds())
 }
+
+// AuthFailure counts a request refused for its credentials or its role.
+func (m *Metrics) AuthFailure(reason string) { m.authFailures.WithLabelValues(reason).Inc() }

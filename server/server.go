@@ -42,6 +42,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Reconcile       time.Duration // election safety-net period
 	Logger          *slog.Logger
+
+	TLS      TLS
+	AuthFile string // the credentials file; empty: no authentication
+	Limits   Limits
+	// Reload: every value received rereads AuthFile and the TLS files;
+	// serve delivers SIGHUP here.
+	Reload <-chan os.Signal
 }
 
 // Defaults returns the configuration used when nothing is set: listen on
@@ -61,6 +68,7 @@ func Defaults() Config {
 		Tracing:         TracingConfig{Exporter: ExporterNone, SampleRatio: 1},
 		ShutdownTimeout: 10 * time.Second,
 		Reconcile:       time.Second,
+		Limits:          DefaultLimits(),
 	}
 }
 
@@ -75,9 +83,16 @@ func (c *Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 		return fmt.Errorf("listen %q: want host:port or :port", c.Listen)
 	}
+	if err := c.validateSecurity(); err != nil {
+		return err
+	}
 	if c.AdvertiseURL == "" {
 		_, port, _ := net.SplitHostPort(c.Listen)
-		c.AdvertiseURL = "http://" + net.JoinHostPort(c.ReplicaID, port)
+		scheme := "http://"
+		if c.TLS.CertFile != "" {
+			scheme = "https://"
+		}
+		c.AdvertiseURL = scheme + net.JoinHostPort(c.ReplicaID, port)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("shutdown-timeout must be positive")
@@ -98,6 +113,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("data-dir is required for the embedded etcd")
+	}
+	if err := c.validateEmbeddedTLS(); err != nil {
+		return err
 	}
 	if c.Embedded.Name == "" {
 		c.Embedded.Name = c.ReplicaID
@@ -120,6 +138,10 @@ func Run(ctx context.Context, cfg Config) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = slog.New(tracing.LogHandler(log.Handler()))
+	sec, err := loadSecurity(cfg, log)
+	if err != nil {
+		return err
+	}
 	tp, shutdownTracing, err := newTracerProvider(ctx, cfg.Tracing, cfg.ReplicaID, cfg.Version)
 	if err != nil {
 		return err
@@ -154,19 +176,21 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 
 	svc := service.New(service.Options{Store: st, ReplicaID: cfg.ReplicaID, Logger: log,
-		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0, TracerProvider: tp, Observer: m})
+		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0, TracerProvider: tp, Observer: m,
+		MaxLongPolls: cfg.Limits.MaxLongPolls, MaxBrokersPerGroup: cfg.Limits.MaxBrokersPerGroup})
 	m.LongPolls(svc.Hub().Waiters)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           handlers.New(svc, log, m, tp),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		Handler:           handlers.New(svc, log, m, tp, sec.handlerOptions()...),
+		ReadHeaderTimeout: min(10*time.Second, cfg.Limits.ReadTimeout),
+		ReadTimeout:       cfg.Limits.ReadTimeout,
 		WriteTimeout:      service.MaxWait + 30*time.Second, // long polls
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		IdleTimeout:       cfg.Limits.IdleTimeout,
+		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
+		TLSConfig:         sec.serverConfig(),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("controller replica serving", "replica", cfg.ReplicaID, "listen", ln.Addr().String(),
@@ -178,8 +202,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return st.RunReplica(gctx, ledgerless.Replica{ID: cfg.ReplicaID, Address: cfg.AdvertiseURL,
 			Version: cfg.Version, StartedAt: time.Now()}, func(err error) { log.Warn("replica registration", "err", err) })
 	})
+	g.Go(func() error { return sec.Run(gctx, cfg.Reload) })
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if srv.TLSConfig != nil {
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
 		}
 		return nil

@@ -41,7 +41,7 @@ func (s *Service) Register(ctx context.Context, g ledgerless.GroupKey, r Registr
 		if err != nil {
 			return 0, nil, err
 		}
-		b, err := registered(snap, r)
+		b, err := registered(snap, r, s.maxBrokers)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -64,8 +64,9 @@ func (s *Service) Register(ctx context.Context, g ledgerless.GroupKey, r Registr
 	return 0, nil, conflict("register")
 }
 
-// registered finds the broker r refers to, or a new one with the next id.
-func registered(snap *store.Snapshot, r Registration) (ledgerless.Broker, error) {
+// registered finds the broker r refers to, or a new one with the next id
+// unless the group already has limit brokers (0: no limit).
+func registered(snap *store.Snapshot, r Registration, limit int) (ledgerless.Broker, error) {
 	g := &snap.Group
 	if r.BrokerID != 0 {
 		b, ok := g.Broker(r.BrokerID)
@@ -81,6 +82,10 @@ func registered(snap *store.Snapshot, r Registration) (ledgerless.Broker, error)
 		if b.RegisterCode == r.RegisterCode {
 			return b, nil
 		}
+	}
+	if limit > 0 && len(g.Brokers) >= limit {
+		return ledgerless.Broker{}, fmt.Errorf("%w: %s has %d registered brokers, the most this controller accepts; remove the brokers that are gone (ledgerless clean) or raise --max-brokers-per-group",
+			ledgerless.ErrTooManyBrokers, g.Key, len(g.Brokers))
 	}
 	return ledgerless.Broker{ID: max(g.State.NextBrokerID, 1), RegisterCode: r.RegisterCode}, nil
 }

@@ -35,12 +35,16 @@ func indexed(snap *store.Snapshot, floor func(ledgerless.GroupKey) int64) *ledge
 }
 
 // WaitGroup is the long poll: it returns group g as soon as its index
-// exceeds index, or when wait has passed, read afresh either way.
+// exceeds index, or when wait has passed, read afresh either way. It
+// returns ErrTooManyLongPolls at once when MaxLongPolls are waiting.
 func (s *Service) WaitGroup(ctx context.Context, g ledgerless.GroupKey, index int64, wait time.Duration) (*ledgerless.Group, error) {
+	if !s.hub.addWaiter(s.maxLongPolls) {
+		return nil, fmt.Errorf("%w: %d are waiting, the most this replica accepts; read the group without waiting, or poll again later",
+			ledgerless.ErrTooManyLongPolls, s.maxLongPolls)
+	}
+	defer s.hub.removeWaiter()
 	timer := time.NewTimer(min(wait, MaxWait))
 	defer timer.Stop()
-	s.hub.addWaiter(1)
-	defer s.hub.addWaiter(-1)
 	for {
 		changed := s.hub.listen(g)
 		grp, err := s.Group(ctx, g)

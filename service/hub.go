@@ -129,9 +129,20 @@ func (h *Hub) listen(g ledgerless.GroupKey) <-chan struct{} {
 	return ch
 }
 
-func (h *Hub) addWaiter(n int) {
+// addWaiter counts a long poll in unless limit (when above 0) are waiting.
+func (h *Hub) addWaiter(limit int) bool {
 	h.mu.Lock()
-	h.waiters += n
+	defer h.mu.Unlock()
+	if limit > 0 && h.waiters >= limit {
+		return false
+	}
+	h.waiters++
+	return true
+}
+
+func (h *Hub) removeWaiter() {
+	h.mu.Lock()
+	h.waiters--
 	h.mu.Unlock()
 }
 

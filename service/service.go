@@ -38,6 +38,10 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	// Observer is told of elections and reconciles; nil: nobody.
 	Observer election.Observer
+	// MaxLongPolls bounds the long polls waiting at once; 0: no bound.
+	MaxLongPolls int
+	// MaxBrokersPerGroup bounds a group's registered brokers; 0: no bound.
+	MaxBrokersPerGroup int
 }
 
 // Service implements the controller's use cases for one replica.
@@ -50,6 +54,8 @@ type Service struct {
 	hub      *Hub
 	elector  *election.Elector
 	embedded bool
+	// Limits of Options; 0 is no bound.
+	maxLongPolls, maxBrokers int
 
 	mu      sync.Mutex
 	members map[memberKey]*memberEntry
@@ -79,7 +85,8 @@ func New(opts Options) *Service {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: opts.Store, replica: opts.ReplicaID, log: opts.Logger, tracer: tracing.Tracer(opts.TracerProvider),
-		now: opts.Now, embedded: opts.Embedded, members: map[memberKey]*memberEntry{}, draining: make(chan struct{})}
+		now: opts.Now, embedded: opts.Embedded, maxLongPolls: opts.MaxLongPolls, maxBrokers: opts.MaxBrokersPerGroup,
+		members: map[memberKey]*memberEntry{}, draining: make(chan struct{})}
 	s.elector = election.NewElector(election.Options{Store: opts.Store, Replica: opts.ReplicaID,
 		Logger: opts.Logger, Now: opts.Now, Reconcile: opts.Reconcile,
 		ConnectedFor:   func() time.Duration { return s.hub.ConnectedFor() },

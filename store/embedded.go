@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -23,6 +24,22 @@ type EmbeddedConfig struct {
 	StartTimeout   time.Duration
 	LogLevel       string // etcd's own zap level: debug, info, warn, error
 	UnsafeNoFsync  bool   // tests only: trades durability for speed
+	// ClientTLS and PeerTLS serve the https client and peer URLs.
+	ClientTLS, PeerTLS ServerTLS
+}
+
+// ServerTLS is the TLS of an embedded etcd listener.
+type ServerTLS struct {
+	CertFile, KeyFile string
+	// TrustedCAFile, when set, makes the listener require certificates
+	// signed by it from its clients; for peers it also verifies the other
+	// members' servers.
+	TrustedCAFile string
+}
+
+func (t ServerTLS) info() transport.TLSInfo {
+	return transport.TLSInfo{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.TrustedCAFile,
+		ClientCertAuth: t.TrustedCAFile != ""}
 }
 
 // Embedded is a running embedded etcd member.
@@ -66,6 +83,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	ec.ClientTLSInfo, ec.PeerTLSInfo = cfg.ClientTLS.info(), cfg.PeerTLS.info()
 	ec.InitialCluster = cfg.InitialCluster
 	if ec.InitialCluster == "" {
 		ec.InitialCluster = ec.InitialClusterFromName(ec.Name)

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -30,7 +33,7 @@ one through its REST API.`,
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServe())
+	root.AddCommand(newServe(), newToken())
 	cli.Register(root, cli.Options{Version: version})
 	return root
 }
@@ -82,6 +85,10 @@ tracing: section. Prometheus metrics are on /metrics whatever the tracing.`,
 				return err
 			}
 			otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { cfg.Logger.Warn("tracing", "err", err) }))
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			cfg.Reload = hup
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
@@ -107,6 +114,7 @@ tracing: section. Prometheus metrics are on /metrics whatever the tracing.`,
 	f.Duration("shutdown-timeout", d.ShutdownTimeout, "longest graceful shutdown before giving up")
 	f.String("log-level", "info", "log level: debug, info, warn, error")
 	f.String("log-format", "text", "log format: text or json")
+	securityFlags(f, d)
 	_ = v.BindPFlags(f)
 	tracingFlags(f, v, d.Tracing)
 	return cmd
@@ -164,6 +172,7 @@ func serveConfig(v *viper.Viper, stdout, stderr io.Writer) (server.Config, error
 	cfg.ShutdownTimeout = v.GetDuration("shutdown-timeout")
 	cfg.Tracing = server.TracingConfig{Exporter: v.GetString("tracing.exporter"), Protocol: v.GetString("tracing.protocol"),
 		Endpoint: v.GetString("tracing.endpoint"), SampleRatio: v.GetFloat64("tracing.sample-ratio"), Stdout: stdout}
+	securityConfig(v, &cfg)
 	if v.GetString("log-level") == "debug" {
 		cfg.Embedded.LogLevel = "info"
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,33 +16,45 @@ import (
 )
 
 var (
-	endpoints []string
-	seq       atomic.Int64
+	once     sync.Once
+	dir      string
+	etcd     *store.Embedded
+	startErr error
+	seq      atomic.Int64
 )
 
-// Main starts one embedded etcd for the test binary, runs the tests and
-// stops it; call it from TestMain and return its code.
+// Main runs the tests and then stops the test binary's embedded etcd, if
+// a test started it; call it from TestMain and return its code. The etcd
+// starts at first use, so that tests that need none (fuzz targets of pure
+// functions among them) run without its load.
 func Main(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "ledgerless-etcd-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "storetest:", err)
-		return 1
+	code := m.Run()
+	if etcd != nil {
+		etcd.Close()
 	}
-	defer os.RemoveAll(dir)
-	e, err := store.StartEmbedded(store.EmbeddedConfig{DataDir: dir, Name: "test",
-		ClientURL: "http://" + FreeAddr(), PeerURL: "http://" + FreeAddr(),
-		StartTimeout: 30 * time.Second, UnsafeNoFsync: true, LogLevel: "error"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "storetest:", err)
-		return 1
+	if dir != "" {
+		os.RemoveAll(dir)
 	}
-	defer e.Close()
-	endpoints = e.Endpoints()
-	return m.Run()
+	return code
 }
 
-// Endpoints are the client URLs of the test etcd.
-func Endpoints() []string { return endpoints }
+func start() {
+	if dir, startErr = os.MkdirTemp("", "ledgerless-etcd-"); startErr != nil {
+		return
+	}
+	etcd, startErr = store.StartEmbedded(store.EmbeddedConfig{DataDir: dir, Name: "test",
+		ClientURL: "http://" + FreeAddr(), PeerURL: "http://" + FreeAddr(),
+		StartTimeout: 30 * time.Second, UnsafeNoFsync: true, LogLevel: "error"})
+}
+
+// Endpoints are the client URLs of the test etcd; nil if it cannot start.
+func Endpoints() []string {
+	once.Do(start)
+	if startErr != nil {
+		return nil
+	}
+	return etcd.Endpoints()
+}
 
 // Prefix returns a key prefix no other test uses.
 func Prefix(t testing.TB) string {
@@ -54,7 +67,10 @@ func Prefix(t testing.TB) string {
 // test ends.
 func Open(t testing.TB, prefix string) *store.Store {
 	t.Helper()
-	s, err := store.Open(store.ClientConfig{Endpoints: endpoints, DialTimeout: 5 * time.Second, Prefix: prefix})
+	if Endpoints() == nil {
+		t.Fatalf("test etcd: %v", startErr)
+	}
+	s, err := store.Open(store.ClientConfig{Endpoints: Endpoints(), DialTimeout: 5 * time.Second, Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
