@@ -57,6 +57,8 @@ type Config struct {
 	LeaseFencing bool
 	// ShutdownTimeout bounds a graceful shutdown (default 8 s).
 	ShutdownTimeout time.Duration
+	// Token authenticates the broker to a controller that wants it.
+	Token string
 	// HTTP is the client for the controller and for replication
 	// (default: one of the SDK's own, and http.DefaultTransport).
 	HTTP *http.Client

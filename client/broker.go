@@ -49,8 +49,12 @@ type Options struct {
 	// PollWait is how long the controller holds a long poll on the group
 	// without a change (default 30 s).
 	PollWait time.Duration
-	// HTTP sends the requests; plug in an instrumented client here.
+	// HTTP sends the requests; plug in an instrumented client, or one
+	// configured for TLS, here.
 	HTTP *http.Client
+	// Token authenticates the broker to a controller that wants it (a
+	// token of role broker whose scope covers the group).
+	Token string
 	// Logger receives the broker's log; default: none.
 	Logger *slog.Logger
 }
@@ -119,7 +123,7 @@ func New(opts Options) (*Broker, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	t, err := NewTransport(TransportOptions{Controllers: opts.Controllers, HTTP: opts.HTTP})
+	t, err := NewTransport(TransportOptions{Controllers: opts.Controllers, HTTP: opts.HTTP, Token: opts.Token})
 	if err != nil {
 		return nil, err
 	}

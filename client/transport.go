@@ -43,6 +43,7 @@ const IndexHeader = "X-Ledgerless-Index"
 type Transport struct {
 	bases     []string
 	http      *http.Client
+	token     string
 	preferred atomic.Int64 // index in bases of the replica tried first
 }
 
@@ -53,8 +54,13 @@ type TransportOptions struct {
 	Controllers []string
 	// HTTP sends the requests; plug in an instrumented client here.
 	// Default: a client of its own whose connections time out after 3 s.
-	// Requests are bounded by their ctx.
+	// Requests are bounded by their ctx. For TLS, give it a transport
+	// whose TLSClientConfig trusts the controller's CA (and holds the
+	// client certificate, when the controller asks for one).
 	HTTP *http.Client
+	// Token, when not empty, is sent as "Authorization: Bearer <token>"
+	// to a controller that authenticates its callers.
+	Token string
 }
 
 // NewTransport returns a transport to opts.Controllers, which must be http
@@ -63,7 +69,7 @@ func NewTransport(opts TransportOptions) (*Transport, error) {
 	if len(opts.Controllers) == 0 {
 		return nil, errors.New("no controller URL given")
 	}
-	t := &Transport{http: opts.HTTP}
+	t := &Transport{http: opts.HTTP, token: opts.Token}
 	for _, base := range opts.Controllers {
 		u, err := url.Parse(base)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -168,6 +174,9 @@ func (t *Transport) attempt(ctx context.Context, method, target string, payload 
 		req.Header.Set("Content-Type", contentType(method))
 	}
 	req.Header.Set("Accept", "application/json, application/problem+json")
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
 	resp, err := t.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -75,6 +75,7 @@ Every flag can be given as a BROKERSIM_* environment variable.`,
 	f.StringSlice("controller", []string{"http://127.0.0.1:9878"}, "controller base URLs, comma-separated")
 	f.String("cluster", "DefaultCluster", "cluster name")
 	f.String("group", "broker-a", "group (broker name)")
+	f.String("token-file", "", "file holding the token that authenticates the broker to the controller")
 	f.String("data-dir", "", "directory of the log and identity files (default: in memory, a new broker on every start)")
 	f.Bool("fsync", false, "sync every append to disk")
 	f.Duration("heartbeat-interval", time.Second, "time between heartbeats")
@@ -92,13 +93,19 @@ Every flag can be given as a BROKERSIM_* environment variable.`,
 		if err != nil {
 			return err
 		}
+		var token []byte
+		if path := v.GetString("token-file"); path != "" {
+			if token, err = os.ReadFile(path); err != nil {
+				return fmt.Errorf("token file: %w", err)
+			}
+		}
 		b, err := brokersim.New(brokersim.Config{Listen: v.GetString("listen"), Advertise: v.GetString("advertise"),
 			Controllers: list(v.GetStringSlice("controller")), Cluster: v.GetString("cluster"), Group: v.GetString("group"),
 			DataDir: v.GetString("data-dir"), Fsync: v.GetBool("fsync"),
 			HeartbeatInterval: v.GetDuration("heartbeat-interval"), HeartbeatTimeout: v.GetDuration("heartbeat-timeout"),
 			ElectionPriority: v.GetInt64("election-priority"), LagMax: v.GetDuration("lag-max"),
 			AckTimeout: v.GetDuration("ack-timeout"), LeaseFencing: v.GetBool("lease-fencing"),
-			ShutdownTimeout: v.GetDuration("shutdown-timeout"), Logger: log})
+			ShutdownTimeout: v.GetDuration("shutdown-timeout"), Token: strings.TrimSpace(string(token)), Logger: log})
 		if err != nil {
 			return err
 		}

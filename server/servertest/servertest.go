@@ -24,14 +24,18 @@ type Replica struct {
 func (r *Replica) Stop() { r.stop() }
 
 // Start runs replica id on key prefix of the test etcd (see
-// storetest.Main), with a reconcile every 200 ms, and waits until it is
-// ready. It stops when the test ends.
-func Start(t testing.TB, prefix, id string) *Replica {
+// storetest.Main), with a reconcile every 200 ms and the configuration
+// changes of configure, and waits until it is ready. It stops when the
+// test ends.
+func Start(t testing.TB, prefix, id string, configure ...func(*server.Config)) *Replica {
 	t.Helper()
 	cfg := server.Defaults()
 	cfg.Listen, cfg.ReplicaID = storetest.FreeAddr(), id
 	cfg.Etcd.Endpoints, cfg.Etcd.Prefix = storetest.Endpoints(), prefix
 	cfg.ShutdownTimeout, cfg.Reconcile = 5*time.Second, 200*time.Millisecond
+	for _, c := range configure {
+		c(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- server.Run(ctx, cfg) }()
