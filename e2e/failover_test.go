@@ -96,6 +96,7 @@ func TestStopMaster(t *testing.T) {
 	old := g.master(t, before)
 	stopped := time.Now()
 	old.signal(syscall.SIGSTOP)
+	waitFor(t, "the master stopped", 10*time.Second, old.stopped)
 
 	// A write the stopped master reads once it runs again.
 	stale := make(chan int, 1)

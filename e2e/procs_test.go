@@ -95,6 +95,30 @@ func (p *process) signal(sig syscall.Signal) {
 	_ = syscall.Kill(-cmd.Process.Pid, sig)
 }
 
+// stopped reports whether every thread of the process is stopped, as
+// SIGSTOP leaves it once the kernel delivered it to each (Linux).
+func (p *process) stopped() bool {
+	p.mu.Lock()
+	pid := p.cmd.Process.Pid
+	p.mu.Unlock()
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false
+	}
+	for _, path := range stats {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ...: the state follows the last ')'.
+		i := strings.LastIndexByte(string(data), ')')
+		if i < 0 || i+2 >= len(data) || (data[i+2] != 'T' && data[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
+
 // kill kills the process group at once, as kill -9 does, and waits until
 // the process is gone. A stopped process is killed as well.
 func (p *process) kill() {
