@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ledgerless/ledgerless/client"
 )
 
 // confirm asks the operator to go ahead with what describes, unless yes
@@ -65,14 +67,14 @@ next heartbeat. Electing the current master is refused (MASTER_STILL_EXIST).`,
 		if err := confirm(cmd, s, yes, fmt.Sprintf("This elects %s as master of %s/%s", target, args[0], args[1])); err != nil {
 			return err
 		}
-		var g group
-		ans, err := s.client.call(ctx, http.MethodPost, groupPath(args[0], args[1], "elect"), body, &g)
+		var g client.Group
+		ans, err := s.client.call(ctx, http.MethodPost, client.GroupPath(args[0], args[1], "elect"), body, &g)
 		if err != nil {
 			return err
 		}
 		s.out.message("Elected broker %s as master of %s/%s (masterEpoch %d).", optionalID(g.MasterBrokerID),
 			g.Cluster, g.Group, g.MasterEpoch)
-		return s.out.print(ans.body, func(w io.Writer) error { return groupTable(w, &g) })
+		return s.out.print(ans.Body, func(w io.Writer) error { return groupTable(w, &g) })
 	})
 	cmd.Flags().Int64Var(&brokerID, "broker", 0, "id of the broker to elect (default: the best candidate)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
@@ -146,7 +148,7 @@ type cleaner struct {
 func (c *cleaner) clean(ctx context.Context, brokers []int64) error {
 	res := cleanResult{Cluster: c.cluster, Group: c.group}
 	if len(brokers) == 0 {
-		if err := c.remove(ctx, groupPath(c.cluster, c.group)); err != nil {
+		if err := c.remove(ctx, client.GroupPath(c.cluster, c.group)); err != nil {
 			return err
 		}
 		res.RemovedGroup = true
@@ -155,7 +157,7 @@ func (c *cleaner) clean(ctx context.Context, brokers []int64) error {
 	}
 	var failed error
 	for _, b := range brokers {
-		if failed = c.remove(ctx, groupPath(c.cluster, c.group, "brokers", strconv.FormatInt(b, 10))); failed != nil {
+		if failed = c.remove(ctx, client.GroupPath(c.cluster, c.group, "brokers", strconv.FormatInt(b, 10))); failed != nil {
 			break
 		}
 		res.RemovedBrokers = append(res.RemovedBrokers, b)

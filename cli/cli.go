@@ -36,7 +36,7 @@ type Options struct {
 	// Terminal reports whether stdin is a terminal a person answers
 	// confirmations on; default: it is an *os.File on a character device.
 	Terminal func(stdin io.Reader) bool
-	// HTTP sends the requests; default: a client of the CLI's own.
+	// HTTP sends the requests; default: a client of the transport's own.
 	HTTP *http.Client
 }
 
@@ -89,7 +89,7 @@ func parent(use, short string, subs ...*cobra.Command) *cobra.Command {
 
 // session is what one run of a command works with.
 type session struct {
-	client  *Client
+	client  *apiClient
 	out     *printer
 	stdin   io.Reader
 	stderr  io.Writer
@@ -113,11 +113,11 @@ func (a *app) sessionOn(cmd *cobra.Command, flag string, controllers []string) (
 	if a.timeout <= 0 {
 		return nil, usageError(cmd, "--timeout %s: must be positive", a.timeout)
 	}
-	client, err := NewClient(ClientOptions{Controllers: controllers, HTTP: a.opts.HTTP})
+	api, err := newAPIClient(controllers, a.opts.HTTP)
 	if err != nil {
 		return nil, usageError(cmd, "%s: %s", flag, err)
 	}
-	return &session{client: client, out: &printer{w: cmd.OutOrStdout(), format: a.output},
+	return &session{client: api, out: &printer{w: cmd.OutOrStdout(), format: a.output},
 		stdin: cmd.InOrStdin(), stderr: cmd.ErrOrStderr(), timeout: a.timeout,
 		terminal: a.opts.Terminal(cmd.InOrStdin())}, nil
 }

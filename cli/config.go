@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ledgerless/ledgerless/client"
 )
 
 // runtimeConfig is the controller's runtime configuration, shared by every
@@ -172,7 +174,7 @@ printed.`,
 }
 
 // patchConfig sends a merge patch; it returns the resulting configuration.
-func patchConfig(ctx context.Context, s *session, patch map[string]any) (*answer, *runtimeConfig, error) {
+func patchConfig(ctx context.Context, s *session, patch map[string]any) (*client.Answer, *runtimeConfig, error) {
 	var c runtimeConfig
 	ans, err := s.client.call(ctx, http.MethodPatch, "/v1/config", patch, &c)
 	if err != nil {
@@ -182,8 +184,8 @@ func patchConfig(ctx context.Context, s *session, patch map[string]any) (*answer
 }
 
 // printConfig prints a configuration answer.
-func printConfig(s *session, ans *answer, c *runtimeConfig) error {
-	return s.out.print(ans.body, func(w io.Writer) error { return configTable(w, c) })
+func printConfig(s *session, ans *client.Answer, c *runtimeConfig) error {
+	return s.out.print(ans.Body, func(w io.Writer) error { return configTable(w, c) })
 }
 
 func configTable(w io.Writer, c *runtimeConfig) error {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ledgerless/ledgerless/client"
 )
 
 // History page sizes the API accepts.
@@ -68,11 +70,11 @@ time, reason, old and new master, and the controller replica that made it.`,
 			q.Set("before", strconv.FormatInt(before, 10))
 		}
 		var h historyPage
-		ans, err := s.client.get(ctx, groupPath(args[0], args[1], "history")+"?"+q.Encode(), &h)
+		ans, err := s.client.get(ctx, client.GroupPath(args[0], args[1], "history")+"?"+q.Encode(), &h)
 		if err != nil {
 			return err
 		}
-		if err := s.out.print(ans.body, func(w io.Writer) error { return historyTable(w, &h) }); err != nil {
+		if err := s.out.print(ans.Body, func(w io.Writer) error { return historyTable(w, &h) }); err != nil {
 			return err
 		}
 		if h.Next != nil && s.out.table() {
@@ -105,7 +107,7 @@ func (a *app) controllerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.out.print(ans.body, func(w io.Writer) error { return controllerTable(w, &c) })
+			return s.out.print(ans.Body, func(w io.Writer) error { return controllerTable(w, &c) })
 		}),
 	}
 }
@@ -151,7 +153,7 @@ replica is asked, never another one.`,
 				return &Error{Class: Unavailable, Err: fmt.Errorf("%s is not ready: %w", target, err)}
 			}
 			s.out.message("%s is ready.", target)
-			return s.out.print(ans.body, func(io.Writer) error { return nil })
+			return s.out.print(ans.Body, func(io.Writer) error { return nil })
 		}, args)
 	}
 	cmd.Flags().StringVar(&target, "url", "", "base URL of the replica to check (default: the first --controller)")

@@ -30,7 +30,7 @@ const (
 )
 
 // Error is a failed command: the class of the failure and its cause. A
-// refusal's cause is the controller's *Problem.
+// refusal's cause is the controller's *client.Problem.
 type Error struct {
 	Class Class
 	Err   error
@@ -64,34 +64,6 @@ func ExitCode(err error) int {
 		return e.ExitCode()
 	}
 	return ExitFailure
-}
-
-// Problem is an RFC 9457 problem detail as the controller answers it, with
-// the RocketMQ condition in Code and RocketMQCode.
-type Problem struct {
-	Type         string `json:"type"`
-	Title        string `json:"title"`
-	Status       int    `json:"status"`
-	Detail       string `json:"detail"`
-	Instance     string `json:"instance"`
-	Code         string `json:"code"`
-	RocketMQCode int    `json:"rocketmqCode"`
-}
-
-// Error reads "<title> (<code>): <detail>".
-func (p *Problem) Error() string {
-	var b strings.Builder
-	b.WriteString(p.Title)
-	if p.Title == "" {
-		fmt.Fprintf(&b, "HTTP %d", p.Status)
-	}
-	if p.Code != "" {
-		fmt.Fprintf(&b, " (%s)", p.Code)
-	}
-	if p.Detail != "" {
-		b.WriteString(": " + p.Detail)
-	}
-	return b.String()
 }
 
 // usageError is a Usage error about cmd, with a pointer to its help.

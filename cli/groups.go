@@ -5,35 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ledgerless/ledgerless/client"
 )
-
-// group is a broker group as the API answers it.
-type group struct {
-	Cluster           string   `json:"cluster"`
-	Group             string   `json:"group"`
-	MasterBrokerID    *int64   `json:"masterBrokerId"`
-	MasterAddress     string   `json:"masterAddress"`
-	MasterEpoch       int64    `json:"masterEpoch"`
-	SyncStateSet      []int64  `json:"syncStateSet"`
-	SyncStateSetEpoch int64    `json:"syncStateSetEpoch"`
-	Paused            bool     `json:"paused"`
-	Brokers           []broker `json:"brokers"`
-}
-
-type broker struct {
-	BrokerID         int64      `json:"brokerId"`
-	Address          string     `json:"address"`
-	Alive            bool       `json:"alive"`
-	InSync           bool       `json:"inSync"`
-	Epoch            int64      `json:"epoch"`
-	MaxOffset        int64      `json:"maxOffset"`
-	ConfirmOffset    int64      `json:"confirmOffset"`
-	ElectionPriority int64      `json:"electionPriority"`
-	LastHeartbeat    *time.Time `json:"lastHeartbeat"`
-}
 
 type clusterList struct {
 	Clusters []struct {
@@ -43,7 +19,7 @@ type clusterList struct {
 }
 
 type groupList struct {
-	Groups []group `json:"groups"`
+	Groups []client.Group `json:"groups"`
 }
 
 func (a *app) clustersCommand() *cobra.Command {
@@ -57,7 +33,7 @@ func (a *app) clustersCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.out.print(ans.body, func(w io.Writer) error {
+			return s.out.print(ans.Body, func(w io.Writer) error {
 				t := newTable(w, "CLUSTER", "GROUPS")
 				for _, c := range v.Clusters {
 					t.row(c.Cluster, list(c.Groups))
@@ -80,28 +56,29 @@ func (a *app) groupsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.out.print(ans.body, func(w io.Writer) error { return groupsTable(w, v.Groups) })
+			return s.out.print(ans.Body, func(w io.Writer) error { return groupsTable(w, v.Groups) })
 		}),
 	}
 }
 
-func groupsTable(w io.Writer, groups []group) error {
+func groupsTable(w io.Writer, groups []client.Group) error {
 	t := newTable(w, "GROUP", "MASTER", "MASTER EPOCH", "SYNC STATE SET", "SYNC STATE SET EPOCH", "ALIVE/TOTAL", "PAUSED")
-	for _, g := range groups {
+	for i := range groups {
+		g := &groups[i]
 		alive := 0
 		for _, b := range g.Brokers {
 			if b.Alive {
 				alive++
 			}
 		}
-		t.row(g.Group, g.master(), id(g.MasterEpoch), ids(g.SyncStateSet), id(g.SyncStateSetEpoch),
+		t.row(g.Group, master(g), id(g.MasterEpoch), ids(g.SyncStateSet), id(g.SyncStateSetEpoch),
 			fmt.Sprintf("%d/%d", alive, len(g.Brokers)), yesNo(g.Paused))
 	}
 	return t.flush()
 }
 
 // master is the group's master as "id (address)", or "-".
-func (g *group) master() string {
+func master(g *client.Group) string {
 	if g.MasterBrokerID == nil {
 		return none
 	}
@@ -141,18 +118,18 @@ interrupted. Heartbeat data alone is not a change.`,
 }
 
 func getGroup(ctx context.Context, s *session, args []string) error {
-	var g group
-	ans, err := s.client.get(ctx, groupPath(args[0], args[1]), &g)
+	var g client.Group
+	ans, err := s.client.get(ctx, client.GroupPath(args[0], args[1]), &g)
 	if err != nil {
 		return err
 	}
-	return s.out.print(ans.body, func(w io.Writer) error { return groupTable(w, &g) })
+	return s.out.print(ans.Body, func(w io.Writer) error { return groupTable(w, &g) })
 }
 
 // groupTable prints a group: a line of master state, then its brokers.
-func groupTable(w io.Writer, g *group) error {
+func groupTable(w io.Writer, g *client.Group) error {
 	fmt.Fprintf(w, "Group %s/%s: master %s, masterEpoch %d, syncStateSet %s (epoch %d), paused %s\n",
-		g.Cluster, g.Group, g.master(), g.MasterEpoch, ids(g.SyncStateSet), g.SyncStateSetEpoch, yesNo(g.Paused))
+		g.Cluster, g.Group, master(g), g.MasterEpoch, ids(g.SyncStateSet), g.SyncStateSetEpoch, yesNo(g.Paused))
 	t := newTable(w, "ID", "ADDRESS", "ROLE", "ALIVE", "IN SYNC", "EPOCH", "MAX OFFSET", "CONFIRM OFFSET",
 		"PRIORITY", "LAST HEARTBEAT")
 	for _, b := range g.Brokers {

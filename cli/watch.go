@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
-	"strconv"
 	"time"
+
+	"github.com/ledgerless/ledgerless/client"
 )
 
 // Long polls of --watch.
@@ -22,7 +22,7 @@ const (
 // change, until ctx ends; ending that way is success. Each poll may take
 // the wait plus --timeout.
 func watchGroup(ctx context.Context, s *session, args []string) error {
-	w := &watcher{s: s, path: groupPath(args[0], args[1])}
+	w := &watcher{s: s, cluster: args[0], group: args[1]}
 	err := w.run(ctx)
 	if ctx.Err() != nil {
 		return nil
@@ -32,10 +32,10 @@ func watchGroup(ctx context.Context, s *session, args []string) error {
 
 // watcher follows one group by long polls on its index.
 type watcher struct {
-	s     *session
-	path  string
-	index int64 // of the last state shown
-	shown int   // states shown
+	s              *session
+	cluster, group string
+	index          int64 // of the last state shown
+	shown          int   // states shown
 }
 
 func (w *watcher) run(ctx context.Context) error {
@@ -52,7 +52,7 @@ func (w *watcher) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if next, _ := ans.index(); next > w.index {
+		if next, _ := ans.Index(); next > w.index {
 			if err := w.show(g, ans); err != nil {
 				return err
 			}
@@ -66,34 +66,25 @@ func (w *watcher) run(ctx context.Context) error {
 
 // poll reads the group: at once for a negative index, else as soon as
 // its index passes index, or after watchWait.
-func (w *watcher) poll(ctx context.Context, index int64) (*group, *answer, error) {
-	path, limit := w.path, w.s.timeout
+func (w *watcher) poll(ctx context.Context, index int64) (*client.Group, *client.Answer, error) {
+	limit := w.s.timeout
 	if index >= 0 {
-		q := url.Values{"index": {strconv.FormatInt(index, 10)}, "wait": {watchWait.String()}}
-		path, limit = path+"?"+q.Encode(), watchWait+w.s.timeout
+		limit += watchWait
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	var g group
-	ans, err := w.s.client.get(ctx, path, &g)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := ans.index(); err != nil {
-		return nil, nil, err
-	}
-	return &g, ans, nil
+	return w.s.client.pollGroup(ctx, w.cluster, w.group, index)
 }
 
 // show prints one state of the group and remembers its index.
-func (w *watcher) show(g *group, ans *answer) error {
-	index, err := ans.index()
+func (w *watcher) show(g *client.Group, ans *client.Answer) error {
+	index, err := ans.Index()
 	if err != nil {
 		return err
 	}
 	w.index = index
 	w.shown++
-	return w.s.out.print(ans.body, func(out io.Writer) error {
+	return w.s.out.print(ans.Body, func(out io.Writer) error {
 		if w.shown > 1 {
 			fmt.Fprintln(out)
 		}

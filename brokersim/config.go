@@ -1,0 +1,118 @@
+// Package brokersim is a simulated RocketMQ broker: it keeps a message
+// log with an epoch table, replicates it from master to slaves over HTTP
+// the way RocketMQ's master/slave HA does, and talks to a ledgerless
+// controller only through the broker SDK (package client). As master it
+// acknowledges a message only once every SyncStateSet member has it
+// (RocketMQ's allAckInSyncStateSet), shrinks the SyncStateSet when a
+// slave lags and expands it when the slave catches up; as slave it
+// truncates its log to where it parts from the new master's, never below
+// what it knows was acknowledged. It exists to test failover end to end:
+// no acknowledged message may be lost. Producer sends numbered messages
+// to whichever broker is master and records the acknowledged ones.
+package brokersim
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+)
+
+// Config is a simulated broker's configuration.
+type Config struct {
+	// Listen is the HTTP address of the broker's API and replication.
+	Listen string
+	// Advertise is the address the broker registers, host:port
+	// (default: Listen).
+	Advertise string
+	// Controllers are the controller replicas' base URLs.
+	Controllers []string
+	// Cluster and Group name the broker's group.
+	Cluster, Group string
+	// DataDir keeps the log (log.jsonl) and the identity
+	// (identity.json); empty: both live in memory, and every start is
+	// a new broker with an empty log.
+	DataDir string
+	// Fsync syncs every append to disk; without it a process crash
+	// loses nothing, a machine crash may.
+	Fsync bool
+	// HeartbeatInterval and HeartbeatTimeout are the SDK's (defaults
+	// 1 s and 10 s).
+	HeartbeatInterval, HeartbeatTimeout time.Duration
+	// ElectionPriority: lower is preferred in elections.
+	ElectionPriority int64
+	// LagMax is how long a SyncStateSet member may go without having
+	// caught up before the master takes it out (default 3 s).
+	LagMax time.Duration
+	// AckTimeout is how long a produce waits for the SyncStateSet
+	// (default 5 s); without every acknowledgement by then it fails.
+	AckTimeout time.Duration
+	// LeaseFencing makes a master refuse writes once
+	// client.Broker.MasterLeaseRemaining is 0 (see its trade-off).
+	LeaseFencing bool
+	// ShutdownTimeout bounds a graceful shutdown (default 8 s).
+	ShutdownTimeout time.Duration
+	// Token authenticates the broker to a controller that wants it.
+	Token string
+	// HTTP is the client for the controller and for replication
+	// (default: one of the SDK's own, and http.DefaultTransport).
+	HTTP *http.Client
+	// Logger receives the broker's log; default: none.
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultLagMax          = 3 * time.Second
+	DefaultAckTimeout      = 5 * time.Second
+	DefaultShutdownTimeout = 8 * time.Second
+)
+
+// Validate checks c and fills in the defaults.
+func (c *Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		return fmt.Errorf("listen %q: want host:port", c.Listen)
+	}
+	if c.Advertise == "" {
+		c.Advertise = c.Listen
+	}
+	if err := ledgerless.ValidateAddress(c.Advertise); err != nil {
+		return fmt.Errorf("advertise: %w", err)
+	}
+	if len(c.Controllers) == 0 {
+		return errors.New("at least one controller URL is required")
+	}
+	if err := (ledgerless.GroupKey{Cluster: c.Cluster, Group: c.Group}).Validate(); err != nil {
+		return err
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&c.LagMax, DefaultLagMax}, {&c.AckTimeout, DefaultAckTimeout}, {&c.ShutdownTimeout, DefaultShutdownTimeout}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			return fmt.Errorf("durations must be positive, not %s", *d.v)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func (c *Config) logPath() string      { return c.dataFile("log.jsonl") }
+func (c *Config) identityPath() string { return c.dataFile("identity.json") }
+
+func (c *Config) dataFile(name string) string {
+	if c.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(c.DataDir, name)
+}

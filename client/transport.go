@@ -1,0 +1,216 @@
+// Package client is the Go client of a ledgerless controller's REST API v1.
+//
+// Broker is what a broker (or a sidecar next to it) embeds: it registers
+// with an identity persisted in a file, heartbeats, follows its group by
+// long polls, reports role changes in masterEpoch order, changes the
+// SyncStateSet and resigns on shutdown. Transport is the REST transport
+// underneath, which the operator CLI shares: it tries the controller's
+// replicas in turn and decodes problem details into *Problem errors that
+// match the ledgerless sentinel errors.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Limits of the transport.
+const (
+	maxAnswerBytes = 64 << 20        // a larger answer is not the controller's
+	dialTimeout    = 3 * time.Second // a silent controller gives the next one a turn
+)
+
+// IndexHeader carries a group's long-poll index.
+const IndexHeader = "X-Ledgerless-Index"
+
+// Transport sends requests to the REST API of a ledgerless controller. It
+// tries the controller's replicas in turn, starting with the one that
+// answered last: the next one when a replica cannot be reached or answers
+// 5xx. A POST that may have reached a replica is not repeated on another
+// one, since it may have taken effect. A Transport is safe for concurrent
+// use.
+type Transport struct {
+	bases     []string
+	http      *http.Client
+	token     string
+	preferred atomic.Int64 // index in bases of the replica tried first
+}
+
+// TransportOptions configure a Transport.
+type TransportOptions struct {
+	// Controllers are the replicas' base URLs, such as
+	// http://127.0.0.1:9878, tried in this order at first.
+	Controllers []string
+	// HTTP sends the requests; plug in an instrumented client here.
+	// Default: a client of its own whose connections time out after 3 s.
+	// Requests are bounded by their ctx. For TLS, give it a transport
+	// whose TLSClientConfig trusts the controller's CA (and holds the
+	// client certificate, when the controller asks for one).
+	HTTP *http.Client
+	// Token, when not empty, is sent as "Authorization: Bearer <token>"
+	// to a controller that authenticates its callers.
+	Token string
+}
+
+// NewTransport returns a transport to opts.Controllers, which must be http
+// or https URLs.
+func NewTransport(opts TransportOptions) (*Transport, error) {
+	if len(opts.Controllers) == 0 {
+		return nil, errors.New("no controller URL given")
+	}
+	t := &Transport{http: opts.HTTP, token: opts.Token}
+	for _, base := range opts.Controllers {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("controller URL %q: want http://host:port", base)
+		}
+		t.bases = append(t.bases, strings.TrimSuffix(base, "/"))
+	}
+	if t.http == nil {
+		t.http = defaultHTTPClient()
+	}
+	return t, nil
+}
+
+func defaultHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: tr}
+}
+
+// Answer is a successful (2xx) response.
+type Answer struct {
+	Header http.Header
+	Body   []byte
+}
+
+// Index is the answer's long-poll index, from its X-Ledgerless-Index.
+func (a *Answer) Index() (int64, error) {
+	n, err := strconv.ParseInt(a.Header.Get(IndexHeader), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("answer without a valid %s header", IndexHeader)
+	}
+	return n, nil
+}
+
+// Do sends method path (with query) and body, JSON-encoded unless nil, to
+// each controller in turn until one answers below 500. A 4xx or 5xx
+// answer is a *Problem error (the last one's, for 5xx); a replica that
+// cannot be reached gives the HTTP client's error.
+func (t *Transport) Do(ctx context.Context, method, path string, body any) (*Answer, error) {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+	}
+	var failures []error
+	var lines []string
+	start := int(t.preferred.Load())
+	for k := range t.bases {
+		i := (start + k) % len(t.bases)
+		a, next, err := t.attempt(ctx, method, t.bases[i]+path, payload)
+		switch {
+		case err == nil:
+			t.preferred.Store(int64(i))
+		case ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded):
+			// This replica failed us: try the next one first next time.
+			t.preferred.CompareAndSwap(int64(i), int64((i+1)%len(t.bases)))
+		}
+		if !next {
+			return a, err
+		}
+		failures = append(failures, err)
+		lines = append(lines, describe(t.bases[i], err))
+	}
+	if len(failures) == 1 {
+		return nil, failures[0]
+	}
+	return nil, fmt.Errorf("no controller answered:\n  %s", strings.Join(lines, "\n  "))
+}
+
+// Call sends a request like Do and decodes a JSON answer into out unless
+// out is nil.
+func (t *Transport) Call(ctx context.Context, method, path string, body, out any) (*Answer, error) {
+	a, err := t.Do(ctx, method, path, body)
+	if err != nil || out == nil {
+		return a, err
+	}
+	if err := json.Unmarshal(a.Body, out); err != nil {
+		return nil, fmt.Errorf("%s %s: answer is not the expected JSON: %w", method, path, err)
+	}
+	return a, nil
+}
+
+// describe names the controller an error came from, unless it does.
+func describe(base string, err error) string {
+	var u *url.Error
+	if errors.As(err, &u) {
+		return err.Error()
+	}
+	return base + ": " + err.Error()
+}
+
+// attempt sends one request. next says that it failed in a way that lets
+// the next controller be tried.
+func (t *Transport) attempt(ctx context.Context, method, target string, payload []byte) (_ *Answer, next bool, _ error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(payload))
+	if err != nil {
+		return nil, false, fmt.Errorf("request %s %s: %w", method, target, err)
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", contentType(method))
+	}
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, fmt.Errorf("%s %s: %w", method, target, ctx.Err())
+		}
+		return nil, method != http.MethodPost || isDialError(err), err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return nil, method != http.MethodPost, fmt.Errorf("%s %s: read answer: %w", method, target, err)
+	}
+	switch {
+	case resp.StatusCode >= 500:
+		return nil, method != http.MethodPost, problemOf(resp, body)
+	case resp.StatusCode >= 400:
+		return nil, false, problemOf(resp, body)
+	case resp.StatusCode >= 300:
+		return nil, false, fmt.Errorf("%s %s: unexpected redirect %s", method, target, resp.Status)
+	}
+	return &Answer{Header: resp.Header, Body: body}, false, nil
+}
+
+// contentType is the request body's media type: PATCH is a JSON merge patch.
+func contentType(method string) string {
+	if method == http.MethodPatch {
+		return "application/merge-patch+json"
+	}
+	return "application/json"
+}
+
+// isDialError says that a request never reached a server, so that even a
+// POST may be sent to another one.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
