@@ -64,7 +64,8 @@ func Defaults() Config {
 		Version:   "dev",
 		Etcd:      store.ClientConfig{DialTimeout: 5 * time.Second, Prefix: store.DefaultPrefix},
 		Embedded: store.EmbeddedConfig{ClientURL: "http://127.0.0.1:9879", PeerURL: "http://127.0.0.1:9880",
-			StartTimeout: time.Minute},
+			CompactionRetention: store.DefaultCompactionRetention,
+			StartTimeout:        time.Minute},
 		Tracing:         TracingConfig{Exporter: ExporterNone, SampleRatio: 1},
 		ShutdownTimeout: 10 * time.Second,
 		Reconcile:       time.Second,
@@ -106,10 +107,22 @@ func (c *Config) Validate() error {
 	if len(c.Etcd.Endpoints) > 0 {
 		return nil
 	}
-	for name, u := range map[string]string{"embedded-client-url": c.Embedded.ClientURL, "embedded-peer-url": c.Embedded.PeerURL} {
-		if p, err := url.Parse(u); err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
-			return fmt.Errorf("%s %q: want http://host:port", name, u)
+	for _, u := range []struct {
+		name, url string
+		optional  bool // empty: the advertised URL is listened on
+	}{
+		{"embedded-client-url", c.Embedded.ClientURL, false}, {"embedded-peer-url", c.Embedded.PeerURL, false},
+		{"embedded-listen-client-url", c.Embedded.ListenClientURL, true}, {"embedded-listen-peer-url", c.Embedded.ListenPeerURL, true},
+	} {
+		if u.url == "" && u.optional {
+			continue
 		}
+		if p, err := url.Parse(u.url); err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
+			return fmt.Errorf("%s %q: want http://host:port", u.name, u.url)
+		}
+	}
+	if c.Embedded.CompactionRetention < 0 {
+		return errors.New("embedded-compaction-retention must not be negative")
 	}
 	if c.DataDir == "" {
 		return errors.New("data-dir is required for the embedded etcd")

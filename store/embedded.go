@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,14 +20,22 @@ import (
 
 // EmbeddedConfig configures an etcd server run inside the controller.
 type EmbeddedConfig struct {
-	DataDir        string // etcd's files go to DataDir/etcd
-	Name           string // member name
-	ClientURL      string // listened on and advertised to clients
-	PeerURL        string // listened on and advertised to peers
-	InitialCluster string // "name=peerURL,..."; default: this member alone
-	StartTimeout   time.Duration
-	LogLevel       string // etcd's own zap level: debug, info, warn, error
-	UnsafeNoFsync  bool   // tests only: trades durability for speed
+	DataDir   string // etcd's files go to DataDir/etcd
+	Name      string // member name
+	ClientURL string // advertised to clients, and listened on unless ListenClientURL is set
+	PeerURL   string // advertised to peers, and listened on unless ListenPeerURL is set
+	// ListenClientURL and ListenPeerURL bind the listeners where the
+	// advertised URLs cannot: etcd binds IP addresses only, so a member
+	// advertised as http://ctl1:2379 listens on http://0.0.0.0:2379.
+	ListenClientURL, ListenPeerURL string
+	InitialCluster                 string // "name=peerURL,..."; default: this member alone
+	// CompactionRetention is how much history etcd keeps (periodic
+	// compaction); heartbeat data is rewritten constantly, so history
+	// grows with brokers × heartbeats. Default DefaultCompactionRetention.
+	CompactionRetention time.Duration
+	StartTimeout        time.Duration
+	LogLevel            string // etcd's own zap level: debug, info, warn, error
+	UnsafeNoFsync       bool   // tests only: trades durability for speed
 	// ClientTLS and PeerTLS serve the https client and peer URLs.
 	ClientTLS, PeerTLS ServerTLS
 }
@@ -44,6 +53,10 @@ func (t ServerTLS) info() transport.TLSInfo {
 	return transport.TLSInfo{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.TrustedCAFile,
 		ClientCertAuth: t.TrustedCAFile != ""}
 }
+
+// DefaultCompactionRetention is the embedded etcd's default history: at
+// 10,000 brokers recording a heartbeat a second, about 300 MiB of it.
+const DefaultCompactionRetention = 2 * time.Minute
 
 // Embedded is a running embedded etcd member.
 type Embedded struct {
@@ -75,17 +88,20 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// Heartbeat data is rewritten all the time; keep only recent history.
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
-	ec.AutoCompactionRetention = "10m"
-	cu, err := url.Parse(cfg.ClientURL)
-	if err != nil {
-		return nil, fmt.Errorf("embedded etcd client url %q: %w", cfg.ClientURL, err)
+	ec.AutoCompactionRetention = cmp.Or(cfg.CompactionRetention, DefaultCompactionRetention).String()
+	var urls [4]url.URL
+	for i, u := range []struct{ name, url string }{
+		{"client url", cfg.ClientURL}, {"listen client url", cmp.Or(cfg.ListenClientURL, cfg.ClientURL)},
+		{"peer url", cfg.PeerURL}, {"listen peer url", cmp.Or(cfg.ListenPeerURL, cfg.PeerURL)},
+	} {
+		p, err := url.Parse(u.url)
+		if err != nil {
+			return nil, fmt.Errorf("embedded etcd %s %q: %w", u.name, u.url, err)
+		}
+		urls[i] = *p
 	}
-	pu, err := url.Parse(cfg.PeerURL)
-	if err != nil {
-		return nil, fmt.Errorf("embedded etcd peer url %q: %w", cfg.PeerURL, err)
-	}
-	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	ec.AdvertiseClientUrls, ec.ListenClientUrls = urls[:1], urls[1:2]
+	ec.AdvertisePeerUrls, ec.ListenPeerUrls = urls[2:3], urls[3:4]
 	ec.ClientTLSInfo, ec.PeerTLSInfo = cfg.ClientTLS.info(), cfg.PeerTLS.info()
 	ec.InitialCluster = cfg.InitialCluster
 	if ec.InitialCluster == "" {
