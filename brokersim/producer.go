@@ -84,12 +84,13 @@ func Produce(ctx context.Context, cfg ProducerConfig) (ProducerStats, error) {
 				sleepCtx(ctx, retryEvery)
 				continue
 			}
+			cfg.Logger.Info("producing to the master", "broker", master, "next", n, "acknowledged", stats.Acked)
 		}
 		payload := cfg.Prefix + strconv.FormatInt(n, 10)
 		stats.Attempts++
 		ans, err := p.send(ctx, master, payload)
 		if err != nil {
-			cfg.Logger.Debug("produce failed", "n", n, "broker", master, "err", err)
+			cfg.Logger.Info("produce failed; looking for the master", "n", n, "broker", master, "err", err)
 			master = ""
 			continue
 		}

@@ -144,7 +144,7 @@ Runs until --count messages are acknowledged, or until interrupted.`,
 		}
 		stats, err := brokersim.Produce(cmd.Context(), brokersim.ProducerConfig{Brokers: list(v.GetStringSlice("brokers")),
 			Prefix: v.GetString("prefix"), Count: v.GetInt64("count"), Interval: v.GetDuration("interval"),
-			Timeout: v.GetDuration("timeout"), Acks: acks})
+			Timeout: v.GetDuration("timeout"), Acks: acks, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 		fmt.Fprintf(os.Stderr, "acknowledged %d messages in %d attempts\n", stats.Acked, stats.Attempts)
 		return err
 	}
