@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +25,6 @@ import (
 const (
 	heartbeatTimeout  = 2 * time.Second
 	heartbeatInterval = 500 * time.Millisecond
-	clusterName       = "e2e"
 	brokersPerGroup   = 3
 )
 
@@ -33,6 +33,7 @@ const (
 // brokers, each with a producer; every broker and the controller's view
 // of every group are watched into a history.
 type cluster struct {
+	name        string // the cluster of the groups
 	dir         string
 	etcd        []*etcdMember
 	controllers []*process
@@ -63,16 +64,27 @@ type group struct {
 }
 
 type broker struct {
-	*process
-	group *group
-	addr  string
+	node
+	name       string
+	group      *group
+	addr       string // where the tests reach it
+	registered string // the address it registers with
+}
+
+// node runs a broker: a process, or a container.
+type node interface {
+	start(t *testing.T)
+	running() bool
+	kill()
+	stop(within time.Duration) error
+	signal(sig syscall.Signal)
 }
 
 // startCluster starts a whole deployment and waits until both groups have
 // a master with every broker in the SyncStateSet and acknowledged writes.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{dir: t.TempDir(), rec: newRecorder(), started: time.Now()}
+	c := &cluster{name: "e2e", dir: t.TempDir(), rec: newRecorder(), started: time.Now()}
 	var peers, clients, initial []string
 	for i := range 3 {
 		peers, clients = append(peers, "http://"+freeAddr(t)), append(clients, "http://"+freeAddr(t))
@@ -109,12 +121,13 @@ func startCluster(t *testing.T) *cluster {
 		c.groups = append(c.groups, g)
 		var addrs []string
 		for i := range brokersPerGroup {
-			b := &broker{group: g, addr: freeAddr(t)}
+			b := &broker{name: fmt.Sprintf("%s-b%d", name, i+1), group: g, addr: freeAddr(t)}
+			b.registered = b.addr
 			addrs = append(addrs, b.addr)
 			// Each broker prefers another controller replica.
 			urls := append(slices.Clone(c.urls[i:]), c.urls[:i]...)
-			b.process = newProcess(t, c.dir, fmt.Sprintf("%s-b%d", name, i+1), brokersimBinary, "serve",
-				"--listen", b.addr, "--controller", strings.Join(urls, ","), "--cluster", clusterName, "--group", name,
+			b.node = newProcess(t, c.dir, b.name, brokersimBinary, "serve",
+				"--listen", b.addr, "--controller", strings.Join(urls, ","), "--cluster", c.name, "--group", name,
 				"--data-dir", filepath.Join(c.dir, fmt.Sprintf("%s-b%d", name, i+1)),
 				"--heartbeat-timeout", heartbeatTimeout.String(), "--heartbeat-interval", heartbeatInterval.String())
 			g.brokers = append(g.brokers, b)
@@ -172,7 +185,7 @@ func (c *cluster) watchGroup(ctx context.Context, g *group) {
 	index := int64(-1)
 	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, 12*time.Second)
-		v, ans, err := c.admin.PollGroup(pctx, clusterName, g.name, index, 10*time.Second)
+		v, ans, err := c.admin.PollGroup(pctx, c.name, g.name, index, 10*time.Second)
 		cancel()
 		if err != nil {
 			index = -1
@@ -235,7 +248,7 @@ func (g *group) master(t *testing.T, v *client.Group) *broker {
 	for _, b := range v.Brokers {
 		if v.MasterBrokerID != nil && b.BrokerID == *v.MasterBrokerID {
 			for _, sim := range g.brokers {
-				if sim.addr == b.Address {
+				if sim.registered == b.Address {
 					return sim
 				}
 			}
@@ -245,8 +258,9 @@ func (g *group) master(t *testing.T, v *client.Group) *broker {
 	return nil
 }
 
-// kill kills the broker as kill -9 does, after keeping what it truncated.
-func (b *broker) kill() {
+// kill kills the broker as kill -9 does, after keeping what it truncated,
+// and returns when it sent the kill.
+func (b *broker) kill() time.Time {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if entries, err := truncatedBy(ctx, b.addr); err == nil {
@@ -254,7 +268,9 @@ func (b *broker) kill() {
 		b.group.truncated = append(b.group.truncated, entries...)
 		b.group.mu.Unlock()
 	}
-	b.process.kill()
+	killed := time.Now()
+	b.node.kill()
+	return killed
 }
 
 func truncatedBy(ctx context.Context, addr string) ([]brokersim.Entry, error) {

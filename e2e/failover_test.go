@@ -23,8 +23,7 @@ func failover(t *testing.T, g *group) (time.Duration, *client.Group, *broker) {
 	t.Helper()
 	before, _ := g.waitView(t, "every broker alive and in the SyncStateSet", 60*time.Second, fullSet)
 	old := g.master(t, before)
-	killed := time.Now()
-	old.kill()
+	killed := old.kill()
 	after, seen := g.waitView(t, "a new master", 30*time.Second, func(v *client.Group) bool {
 		return v.MasterEpoch > before.MasterEpoch && v.MasterBrokerID != nil && *v.MasterBrokerID != *before.MasterBrokerID
 	})
@@ -96,7 +95,7 @@ func TestStopMaster(t *testing.T) {
 	old := g.master(t, before)
 	stopped := time.Now()
 	old.signal(syscall.SIGSTOP)
-	waitFor(t, "the master stopped", 10*time.Second, old.stopped)
+	waitFor(t, "the master stopped", 10*time.Second, old.node.(*process).stopped)
 
 	// A write the stopped master reads once it runs again.
 	stale := make(chan int, 1)
@@ -202,7 +201,7 @@ func TestOutages(t *testing.T) {
 			v, _ := g.waitView(t, "every broker alive", 10*time.Second, fullSet)
 			waitFor(t, "heartbeats recorded with the leader gone", 10*time.Second, func() bool {
 				var now client.Group
-				if _, err := c.admin.Call(context.Background(), http.MethodGet, client.GroupPath(clusterName, g.name), nil, &now); err != nil {
+				if _, err := c.admin.Call(context.Background(), http.MethodGet, client.GroupPath(c.name, g.name), nil, &now); err != nil {
 					return false
 				}
 				for _, b := range now.Brokers {
