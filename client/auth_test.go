@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ledgerless/ledgerless/auth"
+	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/client"
 	"github.com/ledgerless/ledgerless/server"
 	"github.com/ledgerless/ledgerless/server/servertest"
@@ -38,7 +38,7 @@ func TestToken(t *testing.T) {
 	for _, tc := range []struct {
 		token string
 		want  error
-	}{{"", auth.ErrUnauthenticated}, {"wrong", auth.ErrUnauthenticated}, {"c9-secret", auth.ErrForbidden}} {
+	}{{"", ledgerless.ErrUnauthenticated}, {"wrong", ledgerless.ErrUnauthenticated}, {"c9-secret", ledgerless.ErrForbidden}} {
 		opts := options(t, 2, ctl.URL)
 		opts.Token = tc.token
 		b, err := client.New(opts)
