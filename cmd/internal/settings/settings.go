@@ -67,7 +67,7 @@ func TracingFlags(f *pflag.FlagSet, v *viper.Viper, d provider.Config) {
 	f.String("tracing-exporter", d.Exporter, "where spans go: none, stdout (JSON on standard output) or otlp")
 	f.String("tracing-protocol", d.Protocol, "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc)")
 	f.String("tracing-endpoint", d.Endpoint, "OTLP collector URL, http(s)://host:port (default: OTEL_EXPORTER_OTLP_ENDPOINT, else localhost)")
-	f.Float64("tracing-sample-ratio", d.SampleRatio, "share of new traces recorded, 0 to 1; a caller's decision wins, and elections are always recorded")
+	f.Float64("tracing-sample-ratio", d.SampleRatio, "share of new traces recorded, 0 to 1 (a caller's sampled trace is always continued)")
 	for _, key := range tracingKeys {
 		_ = v.BindPFlag("tracing."+key, f.Lookup("tracing-"+key))
 	}
