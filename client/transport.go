@@ -39,6 +39,10 @@ const (
 	dialTimeout    = 3 * time.Second // a silent controller gives the next one a turn
 )
 
+// ErrControllerURL is the error of a controller URL that is not an http
+// or https URL.
+var ErrControllerURL = errors.New("controller URL")
+
 // IndexHeader carries a group's long-poll index.
 const IndexHeader = "X-Ledgerless-Index"
 
@@ -92,7 +96,7 @@ func NewTransport(opts TransportOptions) (*Transport, error) {
 	for _, base := range opts.Controllers {
 		u, err := url.Parse(base)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("controller URL %q: want http://host:port or https://host:port", base)
+			return nil, fmt.Errorf("%w %q: want http://host:port or https://host:port", ErrControllerURL, base)
 		}
 		t.bases = append(t.bases, strings.TrimSuffix(base, "/"))
 	}
