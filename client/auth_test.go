@@ -15,9 +15,6 @@ import (
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
-// TestToken: against a controller that authenticates its callers, a
-// broker registers with a token of its group's scope; without one it is
-// unauthenticated, with another group's it is forbidden.
 // authController runs a controller that authenticates its callers: c1Token
 // is a broker's of cluster c1, c9Token one of cluster c9.
 func authController(t *testing.T, c1Token, c9Token string) *servertest.Replica {
@@ -30,6 +27,9 @@ func authController(t *testing.T, c1Token, c9Token string) *servertest.Replica {
 	return servertest.Start(t, storetest.Prefix(t), "r1", func(c *server.Config) { c.AuthFile = file })
 }
 
+// TestToken: against a controller that authenticates its callers, a
+// broker registers with a token of its group's scope; without one it is
+// unauthenticated, with another group's it is forbidden.
 func TestToken(t *testing.T) {
 	ctl := authController(t, "c1-secret", "c9-secret")
 
