@@ -28,3 +28,11 @@ var (
 	ErrTooManyBrokers   = errors.New("too many brokers in the group")
 	ErrTooManyLongPolls = errors.New("too many long polls")
 )
+
+// Refused callers, with authentication on: handlers answer 401 and 403.
+var (
+	// ErrUnauthenticated: no credentials, or none that the replica knows.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden: a known caller whose role does not allow the call.
+	ErrForbidden = errors.New("forbidden")
+)

@@ -7,18 +7,9 @@
 package auth
 
 import (
-	"errors"
 	"slices"
 
 	"github.com/ledgerless/ledgerless"
-)
-
-// Errors of refused callers; handlers map them to 401 and 403.
-var (
-	// ErrUnauthenticated: no credentials, or none that the file knows.
-	ErrUnauthenticated = errors.New("unauthenticated")
-	// ErrForbidden: a known caller whose role does not allow the call.
-	ErrForbidden = errors.New("forbidden")
 )
 
 // Role is what a caller may do.

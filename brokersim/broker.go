@@ -61,7 +61,7 @@ func New(cfg Config) (*Broker, error) {
 	sdk, err := client.New(client.Options{Controllers: cfg.Controllers, Cluster: cfg.Cluster, Group: cfg.Group,
 		Address: cfg.Advertise, IdentityFile: cfg.identityPath(), HeartbeatInterval: cfg.HeartbeatInterval,
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionPriority: cfg.ElectionPriority, Progress: b.progress,
-		HTTP: cfg.HTTP, Token: cfg.Token, Logger: cfg.Logger})
+		HTTP: cfg.HTTP, TLS: cfg.TLS, TokenFile: cfg.TokenFile, TracerProvider: cfg.TracerProvider, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/client"
 )
 
 // Config is a simulated broker's configuration.
@@ -57,11 +60,18 @@ type Config struct {
 	LeaseFencing bool
 	// ShutdownTimeout bounds a graceful shutdown (default 8 s).
 	ShutdownTimeout time.Duration
-	// Token authenticates the broker to a controller that wants it.
-	Token string
+	// TokenFile holds the token that authenticates the broker to a
+	// controller that wants one (the SDK's TokenFile).
+	TokenFile string
+	// TLS is what the SDK needs to reach https controllers: their CA, the
+	// broker's client certificate.
+	TLS client.TLS
 	// HTTP is the client for the controller and for replication
 	// (default: one of the SDK's own, and http.DefaultTransport).
 	HTTP *http.Client
+	// TracerProvider records the SDK's spans of calls to the controller;
+	// default: the global one.
+	TracerProvider trace.TracerProvider
 	// Logger receives the broker's log; default: none.
 	Logger *slog.Logger
 }

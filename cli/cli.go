@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ledgerless/ledgerless/client"
 )
 
 // Defaults of the global flags.
@@ -46,10 +48,12 @@ type app struct {
 	controllers []string
 	output      string
 	timeout     time.Duration
+	credentials credentials
 }
 
-// Register adds the CLI to root: the global flags --controller, -o/--output
-// and --timeout, every operator command, and usage errors (ExitUsage) for
+// Register adds the CLI to root: the global flags --controller, -o/--output,
+// --timeout, and the token and TLS flags (--token-file, --token, --cacert,
+// --cert, --key), every operator command, and usage errors (ExitUsage) for
 // unknown commands and bad flags. Commands print to root's out and err
 // streams and read confirmations from its in stream.
 func Register(root *cobra.Command, opts Options) {
@@ -66,6 +70,7 @@ func Register(root *cobra.Command, opts Options) {
 			ControllerEnv+", default "+DefaultController+")")
 	f.StringVarP(&a.output, "output", "o", formatTable, "output format: table, json or yaml")
 	f.DurationVar(&a.timeout, "timeout", DefaultTimeout, "time limit of a command (with --watch: of each poll beyond its wait)")
+	a.credentials.flags(f)
 
 	root.SetFlagErrorFunc(flagError)
 	root.Args = subcommands
@@ -113,9 +118,16 @@ func (a *app) sessionOn(cmd *cobra.Command, flag string, controllers []string) (
 	if a.timeout <= 0 {
 		return nil, usageError(cmd, "--timeout %s: must be positive", a.timeout)
 	}
-	api, err := newAPIClient(controllers, a.opts.HTTP)
+	opts, err := a.transportOptions(cmd, controllers)
 	if err != nil {
+		return nil, err
+	}
+	api, err := newAPIClient(opts)
+	if errors.Is(err, client.ErrControllerURL) {
 		return nil, usageError(cmd, "%s: %s", flag, err)
+	}
+	if err != nil {
+		return nil, usageError(cmd, "%s", err)
 	}
 	return &session{client: api, out: &printer{w: cmd.OutOrStdout(), format: a.output},
 		stdin: cmd.InOrStdin(), stderr: cmd.ErrOrStderr(), timeout: a.timeout,

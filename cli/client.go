@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/ledgerless/ledgerless/client"
 )
@@ -14,29 +17,30 @@ import (
 // for the exit code, a refusal (4xx) as Refused and anything else as
 // Unavailable.
 type apiClient struct {
-	t *client.Transport
+	t        *client.Transport
+	certless bool // https controllers, and no client certificate for them
 }
 
-// newAPIClient returns a client of controllers, which must be http or
-// https URLs; hc sends the requests (nil: a client of the transport's own).
-func newAPIClient(controllers []string, hc *http.Client) (*apiClient, error) {
-	t, err := client.NewTransport(client.TransportOptions{Controllers: controllers, HTTP: hc})
+// newAPIClient returns a client of a transport of opts.
+func newAPIClient(opts client.TransportOptions) (*apiClient, error) {
+	t, err := client.NewTransport(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{t: t}, nil
+	https := slices.ContainsFunc(opts.Controllers, func(u string) bool { return strings.HasPrefix(strings.ToLower(u), "https://") })
+	return &apiClient{t: t, certless: https && opts.TLS.CertFile == "" && opts.HTTP == nil}, nil
 }
 
 // do sends a request; see client.Transport.Do.
 func (c *apiClient) do(ctx context.Context, method, path string, body any) (*client.Answer, error) {
 	a, err := c.t.Do(ctx, method, path, body)
-	return a, classified(err)
+	return a, c.classified(err)
 }
 
 // call sends a request and decodes a JSON answer into out unless out is nil.
 func (c *apiClient) call(ctx context.Context, method, path string, body, out any) (*client.Answer, error) {
 	a, err := c.t.Call(ctx, method, path, body, out)
-	return a, classified(err)
+	return a, c.classified(err)
 }
 
 // get reads path into out; it returns the answer for its raw body and
@@ -48,18 +52,25 @@ func (c *apiClient) get(ctx context.Context, path string, out any) (*client.Answ
 // pollGroup reads a group, waiting for a change as client.PollGroup does.
 func (c *apiClient) pollGroup(ctx context.Context, cluster, group string, index int64) (*client.Group, *client.Answer, error) {
 	g, a, err := c.t.PollGroup(ctx, cluster, group, index, watchWait)
-	return g, a, classified(err)
+	return g, a, c.classified(err)
 }
 
 // classified gives a transport failure its class: Refused for a 4xx
 // answer, Unavailable for anything else (unreachable, 5xx, an answer that
-// makes no sense).
-func classified(err error) error {
+// makes no sense), with a hint at the flag that may help.
+func (c *apiClient) classified(err error) error {
 	if err == nil {
 		return nil
 	}
 	var p *client.Problem
-	if errors.As(err, &p) && p.Refused() {
+	status := 0
+	if errors.As(err, &p) {
+		status = p.Status
+	}
+	if h := hint(err, status, c.certless); h != "" {
+		err = fmt.Errorf("%w\n%s", err, h)
+	}
+	if p != nil && p.Refused() {
 		return &Error{Class: Refused, Err: err}
 	}
 	return &Error{Class: Unavailable, Err: err}

@@ -133,10 +133,15 @@ func (a *app) healthCommand() *cobra.Command {
 		Short: "Check that one replica is ready (for container health checks)",
 		Long: `Check that the replica at --url is ready: it answers GET /readyz, which
 needs its etcd. Exit status 0 when it is ready, 4 otherwise. Only that
-replica is asked, never another one.`,
+replica is asked, never another one. /readyz needs no token; a replica
+serving https needs --cacert (unless the system trusts its CA), and
+--cert and --key when it requires client certificates.`,
 		Example: `  # docker-compose
   healthcheck:
-    test: ["CMD", "ledgerless", "health", "--url", "http://127.0.0.1:9878", "--timeout", "3s"]`,
+    test: ["CMD", "ledgerless", "health", "--url", "http://127.0.0.1:9878", "--timeout", "3s"]
+
+  # a replica serving https that requires client certificates
+  ledgerless health --url https://127.0.0.1:9878 --cacert ca.pem --cert probe.pem --key probe-key.pem`,
 		Args: exactArgs(),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

@@ -11,9 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // Defaults of Options.
@@ -49,12 +52,21 @@ type Options struct {
 	// PollWait is how long the controller holds a long poll on the group
 	// without a change (default 30 s).
 	PollWait time.Duration
-	// HTTP sends the requests; plug in an instrumented client, or one
-	// configured for TLS, here.
-	HTTP *http.Client
-	// Token authenticates the broker to a controller that wants it (a
-	// token of role broker whose scope covers the group).
-	Token string
+	// HTTP, TLS, Token and TokenFile are the transport's (see
+	// TransportOptions): for https controllers of a CA of their own, TLS
+	// names it and the broker's client certificate; to a controller that
+	// authenticates its callers, the broker shows a token of role broker
+	// whose scope covers its group, given here or in a file.
+	HTTP      *http.Client
+	TLS       TLS
+	Token     string
+	TokenFile string
+	// TracerProvider records a client span for each call to the
+	// controller (broker.register, broker.heartbeat, broker.poll,
+	// broker.alter, broker.resign, broker.read), whose trace context the
+	// request carries. Default: otel.GetTracerProvider(), which records
+	// nothing unless the program installed a provider.
+	TracerProvider trace.TracerProvider
 	// Logger receives the broker's log; default: none.
 	Logger *slog.Logger
 }
@@ -97,6 +109,9 @@ func (o *Options) setDefaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = otel.GetTracerProvider()
+	}
 	return nil
 }
 
@@ -104,10 +119,11 @@ func (o *Options) setDefaults() error {
 // and the group's master state as the controller last told it. Run drives
 // it; the other methods are safe to call concurrently with Run.
 type Broker struct {
-	opts  Options
-	t     *Transport
-	log   *slog.Logger
-	roles chan View // holds the latest undelivered role change
+	opts   Options
+	t      *Transport
+	log    *slog.Logger
+	tracer trace.Tracer
+	roles  chan View // holds the latest undelivered role change
 
 	mu      sync.Mutex
 	id      int64     // 0 until registered
@@ -123,11 +139,12 @@ func New(opts Options) (*Broker, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	t, err := NewTransport(TransportOptions{Controllers: opts.Controllers, HTTP: opts.HTTP, Token: opts.Token})
+	t, err := NewTransport(TransportOptions{Controllers: opts.Controllers, HTTP: opts.HTTP, TLS: opts.TLS,
+		Token: opts.Token, TokenFile: opts.TokenFile})
 	if err != nil {
 		return nil, err
 	}
-	return &Broker{opts: opts, t: t, roles: make(chan View, 1),
+	return &Broker{opts: opts, t: t, roles: make(chan View, 1), tracer: opts.TracerProvider.Tracer(scopeName),
 		log: opts.Logger.With("cluster", opts.Cluster, "group", opts.Group)}, nil
 }
 
@@ -145,9 +162,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		g.Go(func() error { return b.follow(gctx) })
 		err = g.Wait()
 	}
-	if b.opts.HTTP == nil {
-		b.t.http.CloseIdleConnections() // the client is the broker's own
-	}
+	b.t.CloseIdleConnections()
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -201,7 +216,9 @@ func (b *Broker) MasterLeaseRemaining() time.Duration {
 // Group reads the group from the controller and takes in its master
 // state, as after a fenced answer; ctx bounds the read.
 func (b *Broker) Group(ctx context.Context) (*Group, error) {
+	ctx, span := b.span(ctx, "broker.read", b.ID())
 	g, _, err := b.t.PollGroup(ctx, b.opts.Cluster, b.opts.Group, -1, 0)
+	end(span, err)
 	if err != nil {
 		return nil, err
 	}
@@ -230,8 +247,11 @@ func (b *Broker) AlterSyncStateSet(ctx context.Context, masterEpoch, syncStateSe
 	set = slices.Clone(set)
 	slices.Sort(set)
 	var resp alterResponse
+	ctx, span := b.span(ctx, "broker.alter", id)
+	span.SetAttributes(tracing.MasterEpoch.Int64(masterEpoch))
 	_, err := b.t.Call(ctx, http.MethodPost, GroupPath(b.opts.Cluster, b.opts.Group, "sync-state-set"),
 		alterRequest{MasterBrokerID: id, MasterEpoch: masterEpoch, SyncStateSet: set, SyncStateSetEpoch: syncStateSetEpoch}, &resp)
+	end(span, err)
 	if err != nil {
 		return SyncState{}, fmt.Errorf("alter sync state set to %v: %w", set, err)
 	}
@@ -258,7 +278,9 @@ func (b *Broker) Resign(ctx context.Context) error {
 	if id == 0 {
 		return nil
 	}
+	ctx, span := b.span(ctx, "broker.resign", id)
 	_, err := b.t.Do(ctx, http.MethodDelete, b.brokerPath(id, "lease"), nil)
+	end(span, err)
 	if err != nil {
 		return fmt.Errorf("resign broker %d: %w", id, err)
 	}

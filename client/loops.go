@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // Retry delays. Heartbeats retry within one interval, so that a broker
@@ -55,7 +56,9 @@ func (b *Broker) register(ctx context.Context) error {
 	for {
 		sent := time.Now()
 		var resp registerResponse
-		_, err := b.t.Call(ctx, http.MethodPost, GroupPath(b.opts.Cluster, b.opts.Group, "brokers"), req, &resp)
+		sctx, span := b.span(ctx, "broker.register", id.BrokerID)
+		_, err := b.t.Call(sctx, http.MethodPost, GroupPath(b.opts.Cluster, b.opts.Group, "brokers"), req, &resp)
+		end(span, err)
 		if err == nil {
 			if id.BrokerID == 0 && path != "" {
 				id.BrokerID = resp.BrokerID
@@ -150,7 +153,13 @@ func (b *Broker) heartbeat(ctx context.Context) error {
 		ElectionPriority: b.opts.ElectionPriority, HeartbeatTimeoutMs: b.opts.HeartbeatTimeout.Milliseconds()}
 	sent := time.Now()
 	var resp heartbeatResponse
-	if _, err := b.t.Call(ctx, http.MethodPut, b.brokerPath(id, "heartbeat"), req, &resp); err != nil {
+	ctx, span := b.span(ctx, "broker.heartbeat", id)
+	_, err := b.t.Call(ctx, http.MethodPut, b.brokerPath(id, "heartbeat"), req, &resp)
+	if err == nil {
+		span.SetAttributes(tracing.MasterEpoch.Int64(resp.MasterEpoch))
+	}
+	end(span, err)
+	if err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -167,7 +176,9 @@ func (b *Broker) follow(ctx context.Context) error {
 	for {
 		sent := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, b.opts.PollWait+pollOverhead)
+		pctx, span := b.span(pctx, "broker.poll", b.ID())
 		g, ans, err := b.t.PollGroup(pctx, b.opts.Cluster, b.opts.Group, index, b.opts.PollWait)
+		end(span, err)
 		cancel()
 		if ctx.Err() != nil {
 			return nil

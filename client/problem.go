@@ -8,14 +8,13 @@ import (
 	"strings"
 
 	"github.com/ledgerless/ledgerless"
-	"github.com/ledgerless/ledgerless/auth"
 )
 
 // Problem is an RFC 9457 problem detail as the controller answers it, with
 // the RocketMQ condition in Code and RocketMQCode. A *Problem is the error
 // of every answer with a 4xx or 5xx status. errors.Is matches it against
-// the sentinel error of its code (package ledgerless's, and package auth's
-// for UNAUTHORIZED and FORBIDDEN), so that a broker can write
+// the sentinel error of its code in package ledgerless, so that a broker
+// can write
 //
 //	if errors.Is(err, ledgerless.ErrFencedSyncStateSetEpoch) { ... re-read ... }
 type Problem struct {
@@ -73,8 +72,8 @@ var codes = map[string]error{
 	"UNAVAILABLE":                   ledgerless.ErrUnavailable,
 	"TOO_MANY_BROKERS":              ledgerless.ErrTooManyBrokers,
 	"TOO_MANY_LONG_POLLS":           ledgerless.ErrTooManyLongPolls,
-	"UNAUTHORIZED":                  auth.ErrUnauthenticated,
-	"FORBIDDEN":                     auth.ErrForbidden,
+	"UNAUTHORIZED":                  ledgerless.ErrUnauthenticated,
+	"FORBIDDEN":                     ledgerless.ErrForbidden,
 }
 
 // problemOf reads the problem detail of an error answer; an answer that is

@@ -5,8 +5,10 @@
 // long polls, reports role changes in masterEpoch order, changes the
 // SyncStateSet and resigns on shutdown. Transport is the REST transport
 // underneath, which the operator CLI shares: it tries the controller's
-// replicas in turn and decodes problem details into *Problem errors that
-// match the ledgerless sentinel errors.
+// replicas in turn, authenticates with a bearer token, TLS or both,
+// propagates trace context, and decodes problem details into *Problem
+// errors that match the ledgerless sentinel errors. A Broker traces its
+// calls as client spans when given a TracerProvider.
 package client
 
 import (
@@ -23,6 +25,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // Limits of the transport.
@@ -30,6 +38,10 @@ const (
 	maxAnswerBytes = 64 << 20        // a larger answer is not the controller's
 	dialTimeout    = 3 * time.Second // a silent controller gives the next one a turn
 )
+
+// ErrControllerURL is the error of a controller URL that is not an http
+// or https URL.
+var ErrControllerURL = errors.New("controller URL")
 
 // IndexHeader carries a group's long-poll index.
 const IndexHeader = "X-Ledgerless-Index"
@@ -41,26 +53,37 @@ const IndexHeader = "X-Ledgerless-Index"
 // one, since it may have taken effect. A Transport is safe for concurrent
 // use.
 type Transport struct {
-	bases     []string
-	http      *http.Client
-	token     string
-	preferred atomic.Int64 // index in bases of the replica tried first
+	bases      []string
+	http       *http.Client
+	ownHTTP    bool // http is the transport's own
+	tokenFile  string
+	token      atomic.Pointer[string] // nil: no token
+	propagator propagation.TextMapPropagator
+	preferred  atomic.Int64 // index in bases of the replica tried first
 }
 
 // TransportOptions configure a Transport.
 type TransportOptions struct {
 	// Controllers are the replicas' base URLs, such as
-	// http://127.0.0.1:9878, tried in this order at first.
+	// http://127.0.0.1:9878 or https://ctl-1:9878, tried in this order at
+	// first.
 	Controllers []string
-	// HTTP sends the requests; plug in an instrumented client here.
-	// Default: a client of its own whose connections time out after 3 s.
-	// Requests are bounded by their ctx. For TLS, give it a transport
-	// whose TLSClientConfig trusts the controller's CA (and holds the
-	// client certificate, when the controller asks for one).
+	// HTTP sends the requests. Default: a client of the transport's own,
+	// whose connections time out after 3 s and which TLS configures.
+	// Requests are bounded by their ctx.
 	HTTP *http.Client
+	// TLS configures the transport's own client for https controllers
+	// whose certificates the system does not trust, or that ask for a
+	// client certificate. Not with HTTP: configure that client instead.
+	TLS TLS
 	// Token, when not empty, is sent as "Authorization: Bearer <token>"
 	// to a controller that authenticates its callers.
 	Token string
+	// TokenFile holds the token instead (its first line). It is read
+	// when the transport is made, and again when a controller answers
+	// 401: a request refused with an old token is sent once more with a
+	// new one, so that a rotated token takes effect without a restart.
+	TokenFile string
 }
 
 // NewTransport returns a transport to opts.Controllers, which must be http
@@ -69,24 +92,50 @@ func NewTransport(opts TransportOptions) (*Transport, error) {
 	if len(opts.Controllers) == 0 {
 		return nil, errors.New("no controller URL given")
 	}
-	t := &Transport{http: opts.HTTP, token: opts.Token}
+	t := &Transport{http: opts.HTTP, tokenFile: opts.TokenFile, propagator: tracing.Propagator()}
 	for _, base := range opts.Controllers {
 		u, err := url.Parse(base)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("controller URL %q: want http://host:port", base)
+			return nil, fmt.Errorf("%w %q: want http://host:port or https://host:port", ErrControllerURL, base)
 		}
 		t.bases = append(t.bases, strings.TrimSuffix(base, "/"))
 	}
-	if t.http == nil {
-		t.http = defaultHTTPClient()
+	switch {
+	case opts.Token != "" && opts.TokenFile != "":
+		return nil, errors.New("give a token or a token file, not both")
+	case opts.TokenFile != "":
+		token, err := readToken(opts.TokenFile)
+		if err != nil {
+			return nil, err
+		}
+		t.token.Store(&token)
+	case opts.Token != "":
+		t.token.Store(&opts.Token)
 	}
+	if t.http != nil {
+		if opts.TLS.set() {
+			return nil, errors.New("TLS settings are for the transport's own HTTP client: configure the given one instead")
+		}
+		return t, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	if opts.TLS.set() {
+		var err error
+		if tr.TLSClientConfig, err = opts.TLS.config(); err != nil {
+			return nil, err
+		}
+	}
+	t.http, t.ownHTTP = &http.Client{Transport: tr}, true
 	return t, nil
 }
 
-func defaultHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	return &http.Client{Transport: tr}
+// CloseIdleConnections closes the idle connections of the transport's own
+// HTTP client; a client given in TransportOptions.HTTP is left alone.
+func (t *Transport) CloseIdleConnections() {
+	if t.ownHTTP {
+		t.http.CloseIdleConnections()
+	}
 }
 
 // Answer is a successful (2xx) response.
@@ -107,7 +156,8 @@ func (a *Answer) Index() (int64, error) {
 // Do sends method path (with query) and body, JSON-encoded unless nil, to
 // each controller in turn until one answers below 500. A 4xx or 5xx
 // answer is a *Problem error (the last one's, for 5xx); a replica that
-// cannot be reached gives the HTTP client's error.
+// cannot be reached gives the HTTP client's error. The trace context of
+// ctx goes along as W3C traceparent and baggage headers.
 func (t *Transport) Do(ctx context.Context, method, path string, body any) (*Answer, error) {
 	var payload []byte
 	if body != nil {
@@ -116,6 +166,31 @@ func (t *Transport) Do(ctx context.Context, method, path string, body any) (*Ans
 			return nil, fmt.Errorf("encode request: %w", err)
 		}
 	}
+	a, err := t.send(ctx, method, path, payload)
+	if p := (*Problem)(nil); errors.As(err, &p) && p.Status == http.StatusUnauthorized && t.reloadToken() {
+		// Refused before anything happened: the same request again, with
+		// the token the file holds now.
+		return t.send(ctx, method, path, payload)
+	}
+	return a, err
+}
+
+// reloadToken reads the token file again; it reports whether the token
+// changed.
+func (t *Transport) reloadToken() bool {
+	if t.tokenFile == "" {
+		return false
+	}
+	token, err := readToken(t.tokenFile)
+	if err != nil || token == *t.token.Load() {
+		return false
+	}
+	t.token.Store(&token)
+	return true
+}
+
+// send is Do with an encoded body.
+func (t *Transport) send(ctx context.Context, method, path string, payload []byte) (*Answer, error) {
 	var failures []error
 	var lines []string
 	start := int(t.preferred.Load())
@@ -134,6 +209,10 @@ func (t *Transport) Do(ctx context.Context, method, path string, body any) (*Ans
 		}
 		failures = append(failures, err)
 		lines = append(lines, describe(t.bases[i], err))
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.AddEvent("controller failed", trace.WithAttributes(
+				attribute.String("url.full", t.bases[i]+path), attribute.String("error.message", err.Error())))
+		}
 	}
 	if len(failures) == 1 {
 		return nil, failures[0]
@@ -174,9 +253,10 @@ func (t *Transport) attempt(ctx context.Context, method, target string, payload 
 		req.Header.Set("Content-Type", contentType(method))
 	}
 	req.Header.Set("Accept", "application/json, application/problem+json")
-	if t.token != "" {
-		req.Header.Set("Authorization", "Bearer "+t.token)
+	if token := t.token.Load(); token != nil {
+		req.Header.Set("Authorization", "Bearer "+*token)
 	}
+	t.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := t.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -76,12 +76,12 @@ func (h *Handler) authorize() gin.HandlerFunc {
 		var err error
 		switch g := (ledgerless.GroupKey{Cluster: c.Param("cluster"), Group: c.Param("group")}); {
 		case p == nil:
-			err = fmt.Errorf("%w: %s", auth.ErrUnauthenticated, refusals[reason])
+			err = fmt.Errorf("%w: %s", ledgerless.ErrUnauthenticated, refusals[reason])
 		case !p.Allows(access, g):
 			reason = "forbidden"
-			err = fmt.Errorf("%w: %s %q may not %s %s", auth.ErrForbidden, p.Role, p.Name, c.Request.Method, c.Request.URL.Path)
+			err = fmt.Errorf("%w: %s %q may not %s %s", ledgerless.ErrForbidden, p.Role, p.Name, c.Request.Method, c.Request.URL.Path)
 			if p.Role == auth.RoleBroker && (access == auth.GroupRead || access == auth.GroupWrite) {
-				err = fmt.Errorf("%w: broker %q is not scoped to group %s", auth.ErrForbidden, p.Name, g)
+				err = fmt.Errorf("%w: broker %q is not scoped to group %s", ledgerless.ErrForbidden, p.Name, g)
 			}
 		default:
 			return

@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ledgerless/ledgerless"
-	"github.com/ledgerless/ledgerless/auth"
 )
 
 // problemType prefixes every problem's type URI; the suffix is its code.
@@ -54,8 +53,8 @@ var conditions = []condition{
 	// 2005 (invalid request) is the nearest a broker understands.
 	{ledgerless.ErrTooManyBrokers, http.StatusConflict, "TOO_MANY_BROKERS", 2005, "Group has too many brokers"},
 	{ledgerless.ErrTooManyLongPolls, http.StatusServiceUnavailable, "TOO_MANY_LONG_POLLS", 2, "Too many long polls"},
-	{auth.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHORIZED", 16, "Authentication required"},
-	{auth.ErrForbidden, http.StatusForbidden, "FORBIDDEN", 16, "Not allowed for this caller"},
+	{ledgerless.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHORIZED", 16, "Authentication required"},
+	{ledgerless.ErrForbidden, http.StatusForbidden, "FORBIDDEN", 16, "Not allowed for this caller"},
 	{ledgerless.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE", 1, "etcd is unavailable"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "UNAVAILABLE", 1, "etcd is unavailable"},
 	{context.Canceled, http.StatusServiceUnavailable, "UNAVAILABLE", 1, "Request canceled"},

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ledgerless/ledgerless"
@@ -23,6 +24,7 @@ import (
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/tracing"
+	"github.com/ledgerless/ledgerless/tracing/provider"
 )
 
 // Config is a replica's configuration. Zero fields take the defaults that
@@ -37,7 +39,10 @@ type Config struct {
 	Etcd     store.ClientConfig // no endpoints: run an embedded etcd
 	Embedded store.EmbeddedConfig
 
-	Tracing TracingConfig
+	Tracing provider.Config
+	// TracerProvider, when set, records the replica's spans instead of
+	// the provider Tracing describes; its owner shuts it down.
+	TracerProvider trace.TracerProvider
 
 	ShutdownTimeout time.Duration
 	Reconcile       time.Duration // election safety-net period
@@ -66,7 +71,7 @@ func Defaults() Config {
 		Embedded: store.EmbeddedConfig{ClientURL: "http://127.0.0.1:9879", PeerURL: "http://127.0.0.1:9880",
 			CompactionRetention: store.DefaultCompactionRetention,
 			StartTimeout:        time.Minute},
-		Tracing:         TracingConfig{Exporter: ExporterNone, SampleRatio: 1},
+		Tracing:         provider.Defaults(),
 		ShutdownTimeout: 10 * time.Second,
 		Reconcile:       time.Second,
 		Limits:          DefaultLimits(),
@@ -98,7 +103,7 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("shutdown-timeout must be positive")
 	}
-	if err := c.Tracing.validate(); err != nil {
+	if err := c.Tracing.Validate(); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(c.Etcd.Prefix, "/") || !strings.HasSuffix(c.Etcd.Prefix, "/") {
@@ -155,9 +160,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	tp, shutdownTracing, err := newTracerProvider(ctx, cfg.Tracing, cfg.ReplicaID, cfg.Version)
-	if err != nil {
-		return err
+	tp, shutdownTracing := cfg.TracerProvider, func(context.Context) error { return nil }
+	if tp == nil {
+		tp, shutdownTracing, err = provider.New(ctx, cfg.Tracing,
+			provider.Service{Name: "ledgerless", Version: cfg.Version, Instance: cfg.ReplicaID})
+		if err != nil {
+			return err
+		}
 	}
 	defer func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)

@@ -2,8 +2,9 @@
 // package that records spans: the names of the project's span attributes,
 // the propagators of the REST API, a span helper that costs nothing when
 // tracing is off, and the slog handler that stamps log lines with the trace
-// and span of their context. Package server builds the tracer provider from
-// the replica's configuration; a nil provider means tracing is off.
+// and span of their context. Package tracing/provider builds a process's
+// tracer provider from its configuration; a nil provider means tracing is
+// off.
 package tracing
 
 import (

@@ -9,18 +9,20 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"go.opentelemetry.io/otel"
 
 	"github.com/ledgerless/ledgerless/brokersim"
+	"github.com/ledgerless/ledgerless/client"
+	"github.com/ledgerless/ledgerless/cmd/internal/settings"
+	"github.com/ledgerless/ledgerless/tracing/provider"
 )
 
 func main() { os.Exit(run()) }
@@ -42,18 +44,20 @@ func run() int {
 	return 0
 }
 
-// bind makes cmd's flags readable from BROKERSIM_* environment variables
-// too (--heartbeat-timeout is BROKERSIM_HEARTBEAT_TIMEOUT); flags win.
-func bind(cmd *cobra.Command) *viper.Viper {
-	v := viper.New()
-	v.SetEnvPrefix("BROKERSIM")
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// bind makes cmd's flags readable through v from BROKERSIM_* environment
+// variables too (--heartbeat-timeout is BROKERSIM_HEARTBEAT_TIMEOUT);
+// flags win.
+func bind(cmd *cobra.Command, v *viper.Viper) *viper.Viper {
+	settings.Env(v, "BROKERSIM")
 	_ = v.BindPFlags(cmd.Flags())
 	return v
 }
 
 func serveCommand() *cobra.Command {
+	v := viper.New()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a simulated broker",
@@ -63,10 +67,28 @@ once every SyncStateSet member has them; as slave it replicates from the
 master. GET /status and GET /log show its state. SIGTERM resigns the
 broker's lease (a master is replaced at once) and stops it.
 
-Every flag can be given as a BROKERSIM_* environment variable.`,
+To a controller that authenticates its callers, the broker shows the token
+in --token-file (read again when refused, so a rotated token needs no
+restart). For https controllers of a private CA, --controller-ca-file
+trusts their CA, and --controller-cert-file with --controller-key-file is
+the broker's client certificate.
+
+Every call to the controller is a client span (broker.heartbeat,
+broker.register, broker.poll, broker.alter, broker.resign) whose trace
+context the request carries, so that a controller with tracing on
+continues the trace: --tracing-exporter, --tracing-protocol,
+--tracing-endpoint and --tracing-sample-ratio are ledgerless serve's.
+
+Every flag can be given as a BROKERSIM_* environment variable
+(BROKERSIM_TRACING_EXPORTER for --tracing-exporter).`,
 		Example: `  go run ./cmd/ledgerless serve &
   brokersim serve --group broker-a --listen 127.0.0.1:10911 --data-dir /tmp/a
-  brokersim serve --group broker-a --listen 127.0.0.1:10921 --data-dir /tmp/b`,
+  brokersim serve --group broker-a --listen 127.0.0.1:10921 --data-dir /tmp/b
+
+  # over TLS with a client certificate and a token, spans to a collector
+  brokersim serve --controller https://ctl-1:9878 --controller-ca-file ca.pem \
+    --controller-cert-file broker-a.pem --controller-key-file broker-a-key.pem \
+    --token-file broker.token --tracing-exporter otlp --tracing-endpoint http://collector:4317`,
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
@@ -76,6 +98,9 @@ Every flag can be given as a BROKERSIM_* environment variable.`,
 	f.String("cluster", "DefaultCluster", "cluster name")
 	f.String("group", "broker-a", "group (broker name)")
 	f.String("token-file", "", "file holding the token that authenticates the broker to the controller")
+	f.String("controller-ca-file", "", "CA bundle verifying the controllers' certificates (default: the system's roots)")
+	f.String("controller-cert-file", "", "client certificate for controllers that verify client certificates")
+	f.String("controller-key-file", "", "key of --controller-cert-file")
 	f.String("data-dir", "", "directory of the log and identity files (default: in memory, a new broker on every start)")
 	f.Bool("fsync", false, "sync every append to disk")
 	f.Duration("heartbeat-interval", time.Second, "time between heartbeats")
@@ -87,25 +112,44 @@ Every flag can be given as a BROKERSIM_* environment variable.`,
 	f.Duration("shutdown-timeout", brokersim.DefaultShutdownTimeout, "longest graceful shutdown")
 	f.String("log-level", "info", "log level: debug, info, warn, error")
 	f.String("log-format", "text", "log format: text or json")
+	settings.TracingFlags(f, v, provider.Defaults())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		v := bind(cmd)
-		log, err := newLogger(v.GetString("log-level"), v.GetString("log-format"))
+		bind(cmd, v)
+		log, err := settings.Logger(os.Stderr, v.GetString("log-level"), v.GetString("log-format"))
 		if err != nil {
 			return err
 		}
-		var token []byte
-		if path := v.GetString("token-file"); path != "" {
-			if token, err = os.ReadFile(path); err != nil {
-				return fmt.Errorf("token file: %w", err)
-			}
-		}
-		b, err := brokersim.New(brokersim.Config{Listen: v.GetString("listen"), Advertise: v.GetString("advertise"),
-			Controllers: list(v.GetStringSlice("controller")), Cluster: v.GetString("cluster"), Group: v.GetString("group"),
+		cfg := brokersim.Config{Listen: v.GetString("listen"), Advertise: v.GetString("advertise"),
+			Controllers: settings.List(v.GetStringSlice("controller")), Cluster: v.GetString("cluster"), Group: v.GetString("group"),
 			DataDir: v.GetString("data-dir"), Fsync: v.GetBool("fsync"),
 			HeartbeatInterval: v.GetDuration("heartbeat-interval"), HeartbeatTimeout: v.GetDuration("heartbeat-timeout"),
 			ElectionPriority: v.GetInt64("election-priority"), LagMax: v.GetDuration("lag-max"),
 			AckTimeout: v.GetDuration("ack-timeout"), LeaseFencing: v.GetBool("lease-fencing"),
-			ShutdownTimeout: v.GetDuration("shutdown-timeout"), Token: strings.TrimSpace(string(token)), Logger: log})
+			ShutdownTimeout: v.GetDuration("shutdown-timeout"), TokenFile: v.GetString("token-file"),
+			TLS: client.TLS{CAFile: v.GetString("controller-ca-file"), CertFile: v.GetString("controller-cert-file"),
+				KeyFile: v.GetString("controller-key-file")}, Logger: log}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		tracing := settings.Tracing(v, os.Stdout)
+		if err := tracing.Validate(); err != nil {
+			return err
+		}
+		tp, flush, err := provider.New(cmd.Context(), tracing,
+			provider.Service{Name: "brokersim", Version: version, Instance: cfg.Advertise})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := flush(ctx); err != nil {
+				log.Warn("flushing spans", "err", err)
+			}
+		}()
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
+		cfg.TracerProvider = tp
+		b, err := brokersim.New(cfg)
 		if err != nil {
 			return err
 		}
@@ -133,7 +177,7 @@ Runs until --count messages are acknowledged, or until interrupted.`,
 	f.Duration("timeout", 3*time.Second, "time limit of one produce request")
 	f.String("acks", "-", "file the acknowledgements are appended to (-: stdout)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		v := bind(cmd)
+		v := bind(cmd, viper.New())
 		acks := os.Stdout
 		if path := v.GetString("acks"); path != "-" {
 			var err error
@@ -142,9 +186,13 @@ Runs until --count messages are acknowledged, or until interrupted.`,
 			}
 			defer acks.Close()
 		}
-		stats, err := brokersim.Produce(cmd.Context(), brokersim.ProducerConfig{Brokers: list(v.GetStringSlice("brokers")),
+		log, err := settings.Logger(os.Stderr, "info", "text")
+		if err != nil {
+			return err
+		}
+		stats, err := brokersim.Produce(cmd.Context(), brokersim.ProducerConfig{Brokers: settings.List(v.GetStringSlice("brokers")),
 			Prefix: v.GetString("prefix"), Count: v.GetInt64("count"), Interval: v.GetDuration("interval"),
-			Timeout: v.GetDuration("timeout"), Acks: acks, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+			Timeout: v.GetDuration("timeout"), Acks: acks, Logger: log})
 		fmt.Fprintf(os.Stderr, "acknowledged %d messages in %d attempts\n", stats.Acked, stats.Attempts)
 		return err
 	}
@@ -164,7 +212,7 @@ func healthCommand() *cobra.Command {
 	f.String("addr", "127.0.0.1:10911", "address of the broker")
 	f.Duration("timeout", 3*time.Second, "time limit")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		v := bind(cmd)
+		v := bind(cmd, viper.New())
 		ctx, cancel := context.WithTimeout(cmd.Context(), v.GetDuration("timeout"))
 		defer cancel()
 		s, err := brokersim.ReadStatus(ctx, http.DefaultClient, v.GetString("addr"))
@@ -182,32 +230,4 @@ func role(s brokersim.Status) string {
 		return "unassigned"
 	}
 	return string(s.Role)
-}
-
-// list splits comma-separated items, as environment variables give them.
-func list(items []string) []string {
-	var out []string
-	for _, item := range items {
-		for _, s := range strings.Split(item, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
-func newLogger(level, format string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log-level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("log-format %q: want text or json", format)
 }

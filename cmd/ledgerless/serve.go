@@ -3,18 +3,16 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"go.opentelemetry.io/otel"
 
 	"github.com/ledgerless/ledgerless/cli"
+	"github.com/ledgerless/ledgerless/cmd/internal/settings"
 	"github.com/ledgerless/ledgerless/server"
 )
 
@@ -119,29 +117,14 @@ tracing: section. Prometheus metrics are on /metrics whatever the tracing.`,
 	f.String("log-format", "text", "log format: text or json")
 	securityFlags(f, d)
 	_ = v.BindPFlags(f)
-	tracingFlags(f, v, d.Tracing)
+	settings.TracingFlags(f, v, d.Tracing)
 	return cmd
-}
-
-// tracingFlags defines the --tracing-* flags as the keys of a tracing
-// section: tracing.exporter is --tracing-exporter, LEDGERLESS_TRACING_EXPORTER
-// and exporter under tracing: in the YAML file.
-func tracingFlags(f *pflag.FlagSet, v *viper.Viper, d server.TracingConfig) {
-	f.String("tracing-exporter", d.Exporter, "where spans go: none, stdout (JSON on standard output) or otlp")
-	f.String("tracing-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc)")
-	f.String("tracing-endpoint", "", "OTLP collector URL, http(s)://host:port (default: OTEL_EXPORTER_OTLP_ENDPOINT, else localhost)")
-	f.Float64("tracing-sample-ratio", d.SampleRatio, "share of API request traces recorded, 0 to 1; callers' sampled traces and elections are always recorded")
-	for _, key := range []string{"exporter", "protocol", "endpoint", "sample-ratio"} {
-		_ = v.BindPFlag("tracing."+key, f.Lookup("tracing-"+key))
-	}
 }
 
 // serveConfig reads flags, environment and file, in falling precedence,
 // into a server.Config.
 func serveConfig(v *viper.Viper, stdout, stderr io.Writer) (server.Config, error) {
-	v.SetEnvPrefix("LEDGERLESS")
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
-	v.AutomaticEnv()
+	settings.Env(v, "LEDGERLESS")
 	if file := v.GetString("config"); file != "" {
 		v.SetConfigFile(file)
 		v.SetConfigType("yaml")
@@ -149,7 +132,7 @@ func serveConfig(v *viper.Viper, stdout, stderr io.Writer) (server.Config, error
 			return server.Config{}, fmt.Errorf("config file: %w", err)
 		}
 	}
-	log, err := newLogger(stderr, v.GetString("log-level"), v.GetString("log-format"))
+	log, err := settings.Logger(stderr, v.GetString("log-level"), v.GetString("log-format"))
 	if err != nil {
 		return server.Config{}, err
 	}
@@ -160,7 +143,7 @@ func serveConfig(v *viper.Viper, stdout, stderr io.Writer) (server.Config, error
 	cfg.AdvertiseURL = v.GetString("advertise-url")
 	cfg.DataDir = v.GetString("data-dir")
 	cfg.ReplicaID = v.GetString("replica-id")
-	cfg.Etcd.Endpoints = list(v.GetStringSlice("etcd-endpoints"))
+	cfg.Etcd.Endpoints = settings.List(v.GetStringSlice("etcd-endpoints"))
 	cfg.Etcd.DialTimeout = v.GetDuration("etcd-dial-timeout")
 	cfg.Etcd.Username = v.GetString("etcd-username")
 	cfg.Etcd.Password = v.GetString("etcd-password")
@@ -176,40 +159,10 @@ func serveConfig(v *viper.Viper, stdout, stderr io.Writer) (server.Config, error
 	cfg.Embedded.CompactionRetention = v.GetDuration("embedded-compaction-retention")
 	cfg.Embedded.InitialCluster = v.GetString("embedded-initial-cluster")
 	cfg.ShutdownTimeout = v.GetDuration("shutdown-timeout")
-	cfg.Tracing = server.TracingConfig{Exporter: v.GetString("tracing.exporter"), Protocol: v.GetString("tracing.protocol"),
-		Endpoint: v.GetString("tracing.endpoint"), SampleRatio: v.GetFloat64("tracing.sample-ratio"), Stdout: stdout}
+	cfg.Tracing = settings.Tracing(v, stdout)
 	securityConfig(v, &cfg)
 	if v.GetString("log-level") == "debug" {
 		cfg.Embedded.LogLevel = "info"
 	}
 	return cfg, cfg.Validate()
-}
-
-// list splits comma-separated items, as environment variables and YAML
-// strings give them, and drops empty ones.
-func list(items []string) []string {
-	var out []string
-	for _, item := range items {
-		for _, s := range strings.Split(item, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log-level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("log-format %q: want text or json", format)
 }

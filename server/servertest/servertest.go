@@ -4,6 +4,7 @@ package servertest
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"sync"
 	"testing"
@@ -26,7 +27,9 @@ func (r *Replica) Stop() { r.stop() }
 // Start runs replica id on key prefix of the test etcd (see
 // storetest.Main), with a reconcile every 200 ms and the configuration
 // changes of configure, and waits until it is ready. It stops when the
-// test ends.
+// test ends. A replica given TLS.CertFile serves https, and is probed
+// with its own certificate as the client's, which its client CA must
+// accept when it asks for one (certtest's certificates serve both ends).
 func Start(t testing.TB, prefix, id string, configure ...func(*server.Config)) *Replica {
 	t.Helper()
 	cfg := server.Defaults()
@@ -40,7 +43,11 @@ func Start(t testing.TB, prefix, id string, configure ...func(*server.Config)) *
 	done := make(chan error, 1)
 	go func() { done <- server.Run(ctx, cfg) }()
 	var once sync.Once
-	r := &Replica{URL: "http://" + cfg.Listen, stop: func() {
+	probe, scheme := http.DefaultClient, "http://"
+	if cfg.TLS.CertFile != "" {
+		probe, scheme = tlsProbe(t, cfg.TLS), "https://"
+	}
+	r := &Replica{URL: scheme + cfg.Listen, stop: func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
@@ -49,7 +56,7 @@ func Start(t testing.TB, prefix, id string, configure ...func(*server.Config)) *
 		})
 	}}
 	t.Cleanup(r.Stop)
-	for deadline := time.Now().Add(30 * time.Second); !ready(r.URL); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); !ready(probe, r.URL); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("controller replica %s not ready within 30s", id)
 		}
@@ -57,11 +64,25 @@ func Start(t testing.TB, prefix, id string, configure ...func(*server.Config)) *
 	return r
 }
 
-func ready(base string) bool {
-	resp, err := http.Get(base + "/readyz")
+func ready(probe *http.Client, base string) bool {
+	resp, err := probe.Get(base + "/readyz")
 	if err != nil {
 		return false
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// tlsProbe is a client of a replica serving c that skips verifying the
+// replica (the probe only waits for it) and shows the replica's own
+// certificate when asked for one.
+func tlsProbe(t testing.TB, c server.TLS) *http.Client {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }

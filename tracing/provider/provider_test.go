@@ -1,4 +1,4 @@
-package server
+package provider_test
 
 import (
 	"bytes"
@@ -14,28 +14,33 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/ledgerless/ledgerless/tracing/provider"
 )
 
-func TestTracingConfigValidate(t *testing.T) {
+// service is the process the test spans come from.
+var service = provider.Service{Name: "ledgerless", Version: "1.2.3", Instance: "r7"}
+
+func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		c    TracingConfig
+		c    provider.Config
 		want string // "" valid, else part of the error
 	}{
-		{"defaults", Defaults().Tracing, ""},
-		{"stdout", TracingConfig{Exporter: "stdout", SampleRatio: 0.5}, ""},
-		{"otlp http", TracingConfig{Exporter: "otlp", Protocol: "http", Endpoint: "https://collector:4318"}, ""},
-		{"otlp grpc", TracingConfig{Exporter: "otlp", Protocol: "grpc", Endpoint: "http://collector:4317"}, ""},
-		{"unknown exporter", TracingConfig{Exporter: "jaeger"}, `tracing.exporter "jaeger"`},
-		{"empty exporter", TracingConfig{}, `tracing.exporter ""`},
-		{"ratio above 1", TracingConfig{Exporter: "none", SampleRatio: 1.5}, "tracing.sample-ratio 1.5"},
-		{"negative ratio", TracingConfig{Exporter: "none", SampleRatio: -0.1}, "tracing.sample-ratio -0.1"},
-		{"unknown protocol", TracingConfig{Exporter: "otlp", Protocol: "thrift"}, `tracing.protocol "thrift"`},
-		{"endpoint without scheme", TracingConfig{Exporter: "otlp", Endpoint: "collector:4317"}, `tracing.endpoint "collector:4317"`},
-		{"endpoint of another scheme", TracingConfig{Exporter: "otlp", Endpoint: "udp://collector:4317"}, "tracing.endpoint"},
+		{"defaults", provider.Defaults(), ""},
+		{"stdout", provider.Config{Exporter: "stdout", SampleRatio: 0.5}, ""},
+		{"otlp http", provider.Config{Exporter: "otlp", Protocol: "http", Endpoint: "https://collector:4318"}, ""},
+		{"otlp grpc", provider.Config{Exporter: "otlp", Protocol: "grpc", Endpoint: "http://collector:4317"}, ""},
+		{"unknown exporter", provider.Config{Exporter: "jaeger"}, `tracing.exporter "jaeger"`},
+		{"empty exporter", provider.Config{}, `tracing.exporter ""`},
+		{"ratio above 1", provider.Config{Exporter: "none", SampleRatio: 1.5}, "tracing.sample-ratio 1.5"},
+		{"negative ratio", provider.Config{Exporter: "none", SampleRatio: -0.1}, "tracing.sample-ratio -0.1"},
+		{"unknown protocol", provider.Config{Exporter: "otlp", Protocol: "thrift"}, `tracing.protocol "thrift"`},
+		{"endpoint without scheme", provider.Config{Exporter: "otlp", Endpoint: "collector:4317"}, `tracing.endpoint "collector:4317"`},
+		{"endpoint of another scheme", provider.Config{Exporter: "otlp", Endpoint: "udp://collector:4317"}, "tracing.endpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.c.validate()
+			err := tc.c.Validate()
 			if tc.want == "" && err != nil {
 				t.Fatalf("validate: %v", err)
 			}
@@ -48,12 +53,12 @@ func TestTracingConfigValidate(t *testing.T) {
 
 // export records one span with the provider c describes and shuts the
 // provider down, which flushes it.
-func export(t *testing.T, c TracingConfig) {
+func export(t *testing.T, c provider.Config) {
 	t.Helper()
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	tp, shutdown, err := newTracerProvider(context.Background(), c, "r7", "1.2.3")
+	tp, shutdown, err := provider.New(context.Background(), c, service)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +69,8 @@ func export(t *testing.T, c TracingConfig) {
 	}
 }
 
-func TestTracingNoneHasNoProvider(t *testing.T) {
-	tp, shutdown, err := newTracerProvider(context.Background(), Defaults().Tracing, "r7", "1.2.3")
+func TestNoneHasNoProvider(t *testing.T) {
+	tp, shutdown, err := provider.New(context.Background(), provider.Defaults(), service)
 	if err != nil || tp != nil {
 		t.Fatalf("exporter none: provider %v, err %v; want none", tp, err)
 	}
@@ -74,9 +79,9 @@ func TestTracingNoneHasNoProvider(t *testing.T) {
 	}
 }
 
-func TestTracingStdout(t *testing.T) {
+func TestStdout(t *testing.T) {
 	var out bytes.Buffer
-	export(t, TracingConfig{Exporter: ExporterStdout, SampleRatio: 1, Stdout: &out})
+	export(t, provider.Config{Exporter: provider.ExporterStdout, SampleRatio: 1, Stdout: &out})
 	for _, want := range []string{`"Name":"exported"`, `"Key":"service.name","Value":{"Type":"STRING","Value":"ledgerless"}`,
 		`"Key":"service.instance.id","Value":{"Type":"STRING","Value":"r7"}`, `"Key":"service.version","Value":{"Type":"STRING","Value":"1.2.3"}`} {
 		if !strings.Contains(out.String(), want) {
@@ -134,7 +139,7 @@ func (c *collector) got(t *testing.T, path string) {
 	}
 }
 
-func TestTracingOTLPGRPC(t *testing.T) {
+func TestOTLPGRPC(t *testing.T) {
 	col := &collector{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -144,33 +149,33 @@ func TestTracingOTLPGRPC(t *testing.T) {
 	coltracepb.RegisterTraceServiceServer(srv, col)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Stop()
-	export(t, TracingConfig{Exporter: ExporterOTLP, Protocol: ProtocolGRPC, Endpoint: "http://" + ln.Addr().String(), SampleRatio: 1})
+	export(t, provider.Config{Exporter: provider.ExporterOTLP, Protocol: provider.ProtocolGRPC, Endpoint: "http://" + ln.Addr().String(), SampleRatio: 1})
 	col.got(t, "")
 }
 
-func TestTracingOTLPHTTP(t *testing.T) {
+func TestOTLPHTTP(t *testing.T) {
 	col := &collector{}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
-	export(t, TracingConfig{Exporter: ExporterOTLP, Protocol: "http", Endpoint: srv.URL, SampleRatio: 1})
+	export(t, provider.Config{Exporter: provider.ExporterOTLP, Protocol: "http", Endpoint: srv.URL, SampleRatio: 1})
 	col.got(t, "/v1/traces")
 }
 
-// TestTracingOTLPFromEnvironment leaves protocol and endpoint to the
+// TestOTLPFromEnvironment leaves protocol and endpoint to the
 // standard OTEL_EXPORTER_OTLP_* variables.
-func TestTracingOTLPFromEnvironment(t *testing.T) {
+func TestOTLPFromEnvironment(t *testing.T) {
 	col := &collector{}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
-	export(t, TracingConfig{Exporter: ExporterOTLP, SampleRatio: 1})
+	export(t, provider.Config{Exporter: provider.ExporterOTLP, SampleRatio: 1})
 	col.got(t, "/v1/traces")
 }
 
-func TestSamplerRecordsTheReplicasOwnTraces(t *testing.T) {
+func TestSamplerRecordsTraces(t *testing.T) {
 	var out bytes.Buffer
-	tp, shutdown, err := newTracerProvider(context.Background(), TracingConfig{Exporter: ExporterStdout, Stdout: &out}, "r7", "1.2.3")
+	tp, shutdown, err := provider.New(context.Background(), provider.Config{Exporter: provider.ExporterStdout, Stdout: &out}, service)
 	if err != nil {
 		t.Fatal(err)
 	}

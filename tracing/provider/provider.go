@@ -1,7 +1,13 @@
-package server
+// Package provider builds the OpenTelemetry tracer provider of a ledgerless
+// process (a controller replica, brokersim) from its configuration: the
+// exporter (none, stdout, or OTLP over gRPC or HTTP), the sampler and the
+// resource that names the process. It is apart from package tracing so
+// that what only reads trace context (the broker SDK) links no exporter.
+package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -19,7 +25,7 @@ import (
 	"github.com/ledgerless/ledgerless/tracing"
 )
 
-// Tracing exporters.
+// Exporters.
 const (
 	ExporterNone   = "none"
 	ExporterStdout = "stdout"
@@ -32,8 +38,8 @@ const (
 	ProtocolHTTP = "http/protobuf"
 )
 
-// TracingConfig says where a replica's spans go.
-type TracingConfig struct {
+// Config says where a process's spans go.
+type Config struct {
 	// Exporter is none (no tracing), stdout (one JSON object per span on
 	// Stdout) or otlp.
 	Exporter string
@@ -48,16 +54,21 @@ type TracingConfig struct {
 	// http). The other OTEL_EXPORTER_OTLP_* variables (headers,
 	// certificates, timeout, compression) apply too.
 	Endpoint string
-	// SampleRatio is the share of new API request traces recorded, 0 to
-	// 1. A request whose caller sent a trace context follows the caller's
-	// decision; the traces a replica starts on its own (elections, lost
-	// leases) are always recorded.
+	// SampleRatio is the share of new traces recorded, 0 to 1. A request
+	// whose caller sent a trace context follows the caller's decision;
+	// the traces the process starts with a span of ledgerless's own
+	// (tracing.SpanPrefix: a replica's elections, lost leases) are always
+	// recorded.
 	SampleRatio float64
 	// Stdout receives the stdout exporter's spans; os.Stdout when nil.
 	Stdout io.Writer
 }
 
-func (c *TracingConfig) validate() error {
+// Defaults is no tracing, and every trace recorded once it is on.
+func Defaults() Config { return Config{Exporter: ExporterNone, SampleRatio: 1} }
+
+// Validate checks c; it spells the protocol "http" out.
+func (c *Config) Validate() error {
 	switch c.Exporter {
 	case ExporterNone, ExporterStdout, ExporterOTLP:
 	default:
@@ -82,11 +93,17 @@ func (c *TracingConfig) validate() error {
 	return nil
 }
 
-// newTracerProvider builds the tracer provider that c describes, for the
-// service ledgerless, replica replica at version. It returns a nil
-// provider when tracing is off. shutdown flushes the spans not yet
-// exported and stops the provider; it returns when done or when ctx ends.
-func newTracerProvider(ctx context.Context, c TracingConfig, replica, version string) (tp trace.TracerProvider, shutdown func(context.Context) error, err error) {
+// Service names the process on its spans: the resource attributes
+// service.name, service.version and service.instance.id.
+type Service struct {
+	Name, Version, Instance string
+}
+
+// New builds the tracer provider that c, validated, describes, for
+// service. It returns a nil provider when tracing is off. shutdown
+// flushes the spans not yet exported and stops the provider; it returns
+// when done or when ctx ends.
+func New(ctx context.Context, c Config, service Service) (tp trace.TracerProvider, shutdown func(context.Context) error, err error) {
 	var exp sdktrace.SpanExporter
 	switch c.Exporter {
 	case ExporterNone:
@@ -99,14 +116,16 @@ func newTracerProvider(ctx context.Context, c TracingConfig, replica, version st
 		exp, err = stdouttrace.New(stdouttrace.WithWriter(w))
 	case ExporterOTLP:
 		exp, err = otlpExporter(ctx, c)
+	default:
+		err = errors.New("unknown exporter")
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("tracing exporter %s: %w", c.Exporter, err)
 	}
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-		attribute.String("service.name", "ledgerless"),
-		attribute.String("service.version", version),
-		attribute.String("service.instance.id", replica)))
+		attribute.String("service.name", service.Name),
+		attribute.String("service.version", service.Version),
+		attribute.String("service.instance.id", service.Instance)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("tracing resource: %w", err)
 	}
@@ -117,11 +136,11 @@ func newTracerProvider(ctx context.Context, c TracingConfig, replica, version st
 	return sdk, sdk.Shutdown, nil
 }
 
-// sampler samples as its Sampler does, but records every trace that a
-// replica starts on its own (automatic elections, lost leases, reconciles
-// that find groups without a live master): they are rare, and they are
-// what an operator looks for after a failover, whatever the sample ratio
-// of API requests.
+// sampler samples as its Sampler does, but records every trace that
+// starts with a span of ledgerless's own (a replica's automatic
+// elections, lost leases, reconciles that find groups without a live
+// master): they are rare, and they are what an operator looks for after a
+// failover, whatever the sample ratio of API requests.
 type sampler struct{ sdktrace.Sampler }
 
 func (s sampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
@@ -131,7 +150,7 @@ func (s sampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingRe
 	return s.Sampler.ShouldSample(p)
 }
 
-func otlpExporter(ctx context.Context, c TracingConfig) (sdktrace.SpanExporter, error) {
+func otlpExporter(ctx context.Context, c Config) (sdktrace.SpanExporter, error) {
 	protocol := c.Protocol
 	for _, env := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
 		if protocol == "" {
