@@ -294,17 +294,7 @@ func brokerContainer(b *broker) *container { return b.node.(*container) }
 func TestDocker(t *testing.T) {
 	d := startDeployment(t, "../docker-compose.yml")
 
-	t.Run("kill the master container", func(t *testing.T) {
-		g := d.groups[0]
-		took, after, old := failover(t, g)
-		t.Logf("docker kill of the master: new master %d seen after %s", *after.MasterBrokerID, took)
-		if took > demoHeartbeatTimeout+time.Second {
-			t.Errorf("new master after %s, want within %s", took, demoHeartbeatTimeout+time.Second)
-		}
-		old.start(t)
-		g.waitView(t, "the old master back in the SyncStateSet", 60*time.Second, fullSet)
-		d.check(t)
-	})
+	t.Run("kill the master container", func(t *testing.T) { d.killMaster(t, d.groups[0]) })
 
 	t.Run("partition the master", func(t *testing.T) {
 		g := d.groups[1]
@@ -371,7 +361,13 @@ func TestDocker(t *testing.T) {
 // cluster, and kills a master container.
 func TestDockerEmbedded(t *testing.T) {
 	d := startDeployment(t, "../deployments/docker-compose.embedded.yml")
-	g := d.groups[0]
+	d.killMaster(t, d.groups[0])
+}
+
+// killMaster kills the container of g's master: a member of the
+// SyncStateSet must be master within the heartbeat timeout plus 1 s. The
+// old master, started again, rejoins, and nothing acknowledged is lost.
+func (d *deployment) killMaster(t *testing.T, g *group) {
 	took, after, old := failover(t, g)
 	t.Logf("docker kill of the master: new master %d seen after %s", *after.MasterBrokerID, took)
 	if took > demoHeartbeatTimeout+time.Second {
