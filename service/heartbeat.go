@@ -111,7 +111,13 @@ func (s *Service) revive(ctx context.Context, g ledgerless.GroupKey, id int64, b
 // Resign revokes broker id's lease: it is no longer alive. When it was the
 // master, this replica elects its successor at once.
 func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) error {
+	// A heartbeat of the broker that this replica is handling finishes
+	// before the lease is revoked: run alongside, it would find the lease
+	// gone and make the broker alive again.
 	defer s.forget(g, id)
+	e := s.member(g, id)
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	m, st, err := s.store.ReadMember(ctx, g, id)
 	if err != nil {
 		return err
