@@ -164,7 +164,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if rep.Failover, err = r.failovers(ctx, st, obs); err != nil {
 		return nil, r.failed("failover", err)
 	}
-	if rep.Fanout, err = r.fanout(ctx, obs); err != nil {
+	if rep.Fanout, err = r.fanout(ctx); err != nil {
 		return nil, r.failed("fan-out", err)
 	}
 	if rep.Heartbeat, err = r.heartbeats(ctx); err != nil {

@@ -13,7 +13,7 @@ func TestSummarizeIsNearestRank(t *testing.T) {
 		samples = append(samples, time.Duration(i)*time.Millisecond)
 	}
 	got := summarize(samples)
-	want := Latency{N: 100, P50: 50 * time.Millisecond, P99: 99 * time.Millisecond, Max: 100 * time.Millisecond}
+	want := Latency{N: 100, Min: time.Millisecond, P50: 50 * time.Millisecond, P99: 99 * time.Millisecond, Max: 100 * time.Millisecond}
 	if got != want {
 		t.Fatalf("summarize 1..100 ms = %+v, want %+v", got, want)
 	}
@@ -22,6 +22,35 @@ func TestSummarizeIsNearestRank(t *testing.T) {
 	}
 	if got := summarize(nil); got != (Latency{}) {
 		t.Fatalf("no samples: %+v", got)
+	}
+}
+
+func TestParseHeader(t *testing.T) {
+	for _, tc := range []struct {
+		header  string
+		length  int
+		index   int64
+		wantErr string
+	}{
+		{"Content-Length: 12\r\nX-Ledgerless-Index: 42\r\nDate: x", 12, 42, ""},
+		{"content-length:0\r\nx-ledgerless-index:  7 ", 0, 7, ""},
+		{"X-Ledgerless-Index: 42", 0, 0, "Content-Length"},
+		{"Content-Length: 12", 0, 0, "X-Ledgerless-Index"},
+		{"Content-Length: 12\r\nX-Ledgerless-Index: 42\r\nTransfer-Encoding: chunked", 0, 0, "Transfer-Encoding"},
+		{"Content-Length: -1\r\nX-Ledgerless-Index: 42", 0, 0, "Content-Length"},
+		{"Content-Length: 12\r\nX-Ledgerless-Index: x", 0, 0, "invalid syntax"},
+		{"Content-Length 12", 0, 0, "malformed"},
+	} {
+		length, index, err := parseHeader([]byte(tc.header))
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want one about %s", tc.header, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || length != tc.length || index != tc.index {
+			t.Errorf("%q: %d, %d, %v; want %d, %d", tc.header, length, index, err, tc.length, tc.index)
+		}
 	}
 }
 

@@ -43,12 +43,17 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 
 	p("## Long-poll fan-out\n\n")
 	p("Every long poll waits on the same group (the worst case: in a deployment each group has two or three), with one " +
-		"HTTP/1.1 connection each; the bench raises nothing but checks the open-file limit (Go raises its soft limit to the hard " +
-		"one; `ulimit -Hn` must exceed the long polls) and opens connections in batches below the listen backlog. One switchover " +
-		"(`POST …/elect`) then wakes them all. The clock starts when an independent etcd watch sees the switchover committed. " +
-		"The long polls that one change wakes share one read of the group, started after the change, so a change costs one etcd " +
-		"read however many brokers wait on the group; what remains is each answer's JSON and its write to its connection, " +
-		"on both sides of which this machine's CPUs are shared with the load generator.\n\n")
+		"HTTP/1.1 keep-alive connection each, as a broker does: it reads the group, long-polls from the index it read, and keeps " +
+		"its connection. The bench raises nothing but checks the open-file limit (Go raises its soft limit to the hard one; " +
+		"`ulimit -Hn` must exceed the long polls) and opens connections in batches below the listen backlog. One switchover " +
+		"(`POST …/elect`) then wakes them all. The clock starts when the switchover is sent, so every figure includes the " +
+		"switchover's own commit (an etcd transaction and its fsync), whose share the first answer bounds; it stops for each " +
+		"long poll once it has read the whole answer: status 200, an X-Ledgerless-Index above the one polled from, and a body " +
+		"of Content-Length bytes that names the new master. The controller starts one read of the group when its watch sees " +
+		"the change, encodes the group once, and wakes each long poll only to write those bytes, so what each answer costs is " +
+		"mostly net/http's own work and the write to its connection. The load generator stands in for brokers on other " +
+		"machines with the least an HTTP/1.1 client can do (one goroutine and one buffer per connection, no pool), but it " +
+		"shares this machine's CPUs with the controller; its CPU per answer is the last column.\n\n")
 	rep.fanoutTable().markdown(w)
 
 	p("## Memory and storage\n\n")

@@ -84,6 +84,3 @@ func (o *observer) next(g ledgerless.GroupKey, match func(store.Change) bool) <-
 func lost(id int64) func(store.Change) bool {
 	return func(c store.Change) bool { return c.Lost && c.BrokerID == id }
 }
-
-// anyChange matches every change.
-func anyChange(store.Change) bool { return true }

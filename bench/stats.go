@@ -10,8 +10,8 @@ import (
 
 // Latency summarises a sample of durations.
 type Latency struct {
-	N             int
-	P50, P99, Max time.Duration
+	N                  int
+	Min, P50, P99, Max time.Duration
 }
 
 // summarize returns the percentiles of samples, nearest-rank; it sorts
@@ -21,7 +21,7 @@ func summarize(samples []time.Duration) Latency {
 		return Latency{}
 	}
 	slices.Sort(samples)
-	return Latency{N: len(samples), P50: percentile(samples, 50), P99: percentile(samples, 99), Max: samples[len(samples)-1]}
+	return Latency{N: len(samples), Min: samples[0], P50: percentile(samples, 50), P99: percentile(samples, 99), Max: samples[len(samples)-1]}
 }
 
 // percentile is the nearest-rank p-th percentile of sorted samples.

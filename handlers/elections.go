@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ledgerless/ledgerless/election"
+	"github.com/ledgerless/ledgerless/service"
 )
 
 // History page sizes.
@@ -111,7 +112,7 @@ func (h *Handler) elect(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	writeGroup(c, grp)
+	h.writeAnswer(c, service.Answer{Group: grp})
 }
 
 // force parses the optional ?force=true|false.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -24,24 +25,36 @@ func (h *Handler) group(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var grp *ledgerless.Group
+	var ans service.Answer
 	var err error
 	if wait > 0 {
-		grp, err = h.svc.WaitGroup(c.Request.Context(), g, index, wait)
+		ans, err = h.svc.WaitGroup(c.Request.Context(), g, index, wait)
 	} else {
-		grp, err = h.svc.Group(c.Request.Context(), g)
+		ans.Group, err = h.svc.Group(c.Request.Context(), g)
 	}
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	writeGroup(c, grp)
+	h.writeAnswer(c, ans)
 }
 
-func writeGroup(c *gin.Context, grp *ledgerless.Group) {
-	c.Header(IndexHeader, strconv.FormatInt(grp.Index, 10))
-	c.JSON(http.StatusOK, toGroup(grp))
+// writeAnswer writes a group answer. The long polls that one change wakes
+// share its encoding: each answer only writes the same bytes.
+func (h *Handler) writeAnswer(c *gin.Context, ans service.Answer) {
+	body, err := ans.Encoded(encodeGroup)
+	if err != nil {
+		h.fail(c, fmt.Errorf("encode group %s: %w", ans.Key, err))
+		return
+	}
+	c.Header(IndexHeader, strconv.FormatInt(ans.Index, 10))
+	c.Data(http.StatusOK, jsonContentType, body)
 }
+
+// jsonContentType is the Content-Type of every JSON answer.
+const jsonContentType = "application/json; charset=utf-8"
+
+func encodeGroup(grp *ledgerless.Group) ([]byte, error) { return json.Marshal(toGroup(grp)) }
 
 // longPoll parses ?index=N&wait=D. wait is 0 for a plain read; it defaults
 // to DefaultWait when index is given, and is capped at service.MaxWait.

@@ -465,57 +465,6 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
-func TestLongPoll(t *testing.T) {
-	base := newServer(t)
-	register(t, base, G, `{"address":"127.0.0.1:10911","registerCode":"code-1"}`)
-	before, h := call(t, http.StatusOK, "GET", base+G, "")
-	idx := index(t, h)
-
-	// No change: the poll answers at the wait's end with the same group.
-	start := time.Now()
-	g, h := call(t, http.StatusOK, "GET", base+G+"?index="+strconv.FormatInt(idx, 10)+"&wait=300ms", "")
-	if d := time.Since(start); d < 250*time.Millisecond {
-		t.Errorf("a poll with no change answered after %v, before its 300ms wait", d)
-	}
-	if n := index(t, h); n != idx {
-		t.Errorf("index %d after a poll with no change, want %d", n, idx)
-	}
-	check(t, g, "brokers", before["brokers"])
-
-	// A change answers the poll at once.
-	type result struct {
-		status int
-		h      http.Header
-		body   []byte
-		err    error
-		took   time.Duration
-	}
-	res := make(chan result, 1)
-	start = time.Now()
-	go func() {
-		status, h, body, err := try("GET", base+G+"?index="+strconv.FormatInt(idx, 10)+"&wait=5s", "")
-		res <- result{status, h, body, err, time.Since(start)}
-	}()
-	time.Sleep(200 * time.Millisecond)
-	register(t, base, G, `{"address":"127.0.0.1:10921","registerCode":"code-2"}`)
-	r := <-res
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	if r.status != http.StatusOK {
-		t.Fatalf("long poll: status %d, body %s", r.status, r.body)
-	}
-	if r.took >= 4*time.Second {
-		t.Errorf("long poll answered after %v; the change should have woken it", r.took)
-	}
-	if n := index(t, r.h); n <= idx {
-		t.Errorf("index %d after a change, want above %d", n, idx)
-	}
-	if b := groupOf(t, decode(t, r.body)); len(b) != 2 {
-		t.Errorf("long poll answered with brokers %v, want 2", b)
-	}
-}
-
 func TestErrors(t *testing.T) {
 	base := newServer(t)
 	register(t, base, G, `{"address":"127.0.0.1:10911","registerCode":"code-1","heartbeatTimeoutMs":60000}`)

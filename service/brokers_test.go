@@ -1,9 +1,11 @@
 package service_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,7 +202,7 @@ func TestLongPoll(t *testing.T) {
 
 	t.Run("wakes on change", func(t *testing.T) {
 		type result struct {
-			grp *ledgerless.Group
+			grp service.Answer
 			err error
 			at  time.Time
 		}
@@ -226,13 +228,21 @@ func TestLongPoll(t *testing.T) {
 	t.Run("heartbeat data wakes no one", func(t *testing.T) {
 		idx := group(t, r, g).Index
 		start := time.Now()
+		beating := make(chan error, 1)
 		go func() {
+			defer close(beating)
 			for range 5 {
-				heartbeat(t, r, g, 1, ledgerless.HeartbeatData{Epoch: 1, MaxOffset: time.Now().UnixNano()})
+				if _, err := r.Heartbeat(ctxT(t), g, 1, service.Beat{Data: ledgerless.HeartbeatData{Epoch: 1, MaxOffset: time.Now().UnixNano()}}); err != nil {
+					beating <- err
+					return
+				}
 				time.Sleep(50 * time.Millisecond)
 			}
 		}()
 		grp, err := r.WaitGroup(ctxT(t), g, idx, 700*time.Millisecond)
+		if err := <-beating; err != nil {
+			t.Fatal(err)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,6 +295,65 @@ func TestLongPollsOfOneGroupFollowEveryChange(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestLongPollsWokenByOneChangeShareOneEncoding has many long polls wait
+// on one group through two changes: the polls that one change wakes get
+// one Answer, whose encoding is made once for all of them, and the next
+// change makes a new one.
+func TestLongPollsWokenByOneChangeShareOneEncoding(t *testing.T) {
+	r := startReplica(t, storetest.Prefix(t), "r1")
+	g := key("g")
+	register(t, r, g, "a", 0)
+	idx := group(t, r, g).Index
+	const polls = 20
+	var encodings atomic.Int32
+	encode := func(grp *ledgerless.Group) ([]byte, error) {
+		encodings.Add(1)
+		return fmt.Appendf(nil, "index %d, %d brokers", grp.Index, len(grp.Brokers)), nil
+	}
+	var last []byte
+	for change := 1; change <= 2; change++ {
+		type result struct {
+			ans service.Answer
+			err error
+		}
+		results := make(chan result, polls)
+		for range polls {
+			go func() {
+				ans, err := r.WaitGroup(ctxT(t), g, idx, 20*time.Second)
+				results <- result{ans, err}
+			}()
+		}
+		// Every poll has read the group and waits for its next change.
+		eventually(t, 10*time.Second, func() bool { return r.Hub().Waiting(g) == polls })
+		register(t, r, g, fmt.Sprintf("b%d", change), 0)
+		var first []byte
+		for range polls {
+			res := <-results
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			ans := res.ans
+			b, err := ans.Encoded(encode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first == nil {
+				first = b
+			}
+			if ans.Index <= idx || len(ans.Brokers) != 1+change || &b[0] != &first[0] {
+				t.Fatalf("change %d: answered %q with index %d (was %d); first answer %q", change, b, ans.Index, idx, first)
+			}
+		}
+		if n := encodings.Load(); n != int32(change) {
+			t.Fatalf("%d encodings after %d changes, want one per change", n, change)
+		}
+		if bytes.Equal(first, last) {
+			t.Fatalf("change %d answered with the previous encoding %q", change, last)
+		}
+		last, idx = first, group(t, r, g).Index
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ledgerless/ledgerless"
@@ -34,12 +35,39 @@ func indexed(snap *store.Snapshot, floor func(ledgerless.GroupKey) int64) *ledge
 	return &grp
 }
 
+// Answer is a long poll's answer: the group, read afresh. The long polls
+// that one change wakes share one read of the group (see wakeup) and,
+// through Encoded, one encoding of it: answering thousands of long polls
+// then costs one read, one encoding, and a write to each connection.
+type Answer struct {
+	*ledgerless.Group
+	enc *encoding // shared by the answers of one read; nil: this answer's own
+}
+
+// encoding is a group's encoding, made by the first answer that needs it.
+type encoding struct {
+	once sync.Once
+	b    []byte
+	err  error
+}
+
+// Encoded returns encode(a.Group). Answers of the same read call encode
+// only once and share its result, so encode must depend on the group
+// alone, and callers must not modify the bytes.
+func (a Answer) Encoded(encode func(*ledgerless.Group) ([]byte, error)) ([]byte, error) {
+	if a.enc == nil {
+		return encode(a.Group)
+	}
+	a.enc.once.Do(func() { a.enc.b, a.enc.err = encode(a.Group) })
+	return a.enc.b, a.enc.err
+}
+
 // WaitGroup is the long poll: it returns group g as soon as its index
 // exceeds index, or when wait has passed, read afresh either way. It
 // returns ErrTooManyLongPolls at once when MaxLongPolls are waiting.
-func (s *Service) WaitGroup(ctx context.Context, g ledgerless.GroupKey, index int64, wait time.Duration) (*ledgerless.Group, error) {
+func (s *Service) WaitGroup(ctx context.Context, g ledgerless.GroupKey, index int64, wait time.Duration) (Answer, error) {
 	if !s.hub.addWaiter(s.maxLongPolls) {
-		return nil, fmt.Errorf("%w: %d are waiting, the most this replica accepts; read the group without waiting, or poll again later",
+		return Answer{}, fmt.Errorf("%w: %d are waiting, the most this replica accepts; read the group without waiting, or poll again later",
 			ledgerless.ErrTooManyLongPolls, s.maxLongPolls)
 	}
 	defer s.hub.removeWaiter()
@@ -47,44 +75,33 @@ func (s *Service) WaitGroup(ctx context.Context, g ledgerless.GroupKey, index in
 	defer timer.Stop()
 	w := s.hub.listen(g)
 	grp, err := s.Group(ctx, g)
-	for err == nil && grp.Index <= index {
+	if err != nil || grp.Index > index {
+		return Answer{Group: grp}, err
+	}
+	s.hub.join(w)
+	defer func() { s.hub.leave(w) }()
+	for {
 		select {
-		case <-w.changed:
-			grp, w, err = s.reread(ctx, g, w)
+		case <-w.done:
+			if w.err != nil || w.ans.Index > index {
+				return w.ans, w.err
+			}
+			w = s.hub.follow(w)
 		case <-timer.C:
-			return s.Group(ctx, g)
+			return s.answer(ctx, g)
 		case <-s.draining:
-			return s.Group(ctx, g)
+			return s.answer(ctx, g)
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return Answer{}, ctx.Err()
 		}
 	}
-	return grp, err
 }
 
-// reread returns g as read once for every long poll that w woke up (see
-// wakeup), and the wake-up to wait for next. The read does not depend on
-// the long poll that starts it: that one may leave before it is done.
-func (s *Service) reread(ctx context.Context, g ledgerless.GroupKey, w *wakeup) (*ledgerless.Group, *wakeup, error) {
-	w.once.Do(func() {
-		w.next = s.hub.listen(g)
-		go func() {
-			defer close(w.read)
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rereadTimeout)
-			defer cancel()
-			w.grp, w.err = s.Group(rctx, g)
-		}()
-	})
-	select {
-	case <-w.read:
-		return w.grp, w.next, w.err
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
+// answer is g read for this long poll alone.
+func (s *Service) answer(ctx context.Context, g ledgerless.GroupKey) (Answer, error) {
+	grp, err := s.Group(ctx, g)
+	return Answer{Group: grp}, err
 }
-
-// rereadTimeout bounds the read shared by the long polls of one wake-up.
-const rereadTimeout = 10 * time.Second
 
 // ClusterGroups reads every group of a cluster; an unknown cluster is
 // ErrBrokerMetadataNotExist.

@@ -27,6 +27,8 @@ type Hub struct {
 	now   func() time.Time
 	// onLost is called for every lost broker lease.
 	onLost func(store.Change)
+	// read reads a group for the long polls that one change woke.
+	read func(context.Context, ledgerless.GroupKey) (*ledgerless.Group, error)
 
 	mu        sync.Mutex
 	start     int64 // the watch's view is complete after this revision
@@ -36,8 +38,9 @@ type Hub struct {
 	waiters   int
 }
 
-func newHub(st *store.Store, log *slog.Logger, now func() time.Time, onLost func(store.Change)) *Hub {
-	return &Hub{store: st, log: log, now: now, onLost: onLost,
+func newHub(st *store.Store, log *slog.Logger, now func() time.Time, onLost func(store.Change),
+	read func(context.Context, ledgerless.GroupKey) (*ledgerless.Group, error)) *Hub {
+	return &Hub{store: st, log: log, now: now, onLost: onLost, read: read,
 		last: map[ledgerless.GroupKey]int64{}, listeners: map[ledgerless.GroupKey]*wakeup{}}
 }
 
@@ -65,21 +68,27 @@ func (h *Hub) apply(changes []store.Change, revision int64) {
 		// A (re)started watch: everything before revision is unknown, so
 		// wake every waiter to read again.
 		h.start, h.since = revision, h.now()
-		for g, w := range h.listeners {
-			close(w.changed)
-			delete(h.listeners, g)
+		woken := h.listeners
+		h.listeners = map[ledgerless.GroupKey]*wakeup{}
+		for _, w := range woken {
+			h.fire(w)
 		}
 		return
 	}
+	var woken []*wakeup
 	for _, c := range changes {
 		h.last[c.Group] = max(h.last[c.Group], c.Revision)
 		if w, ok := h.listeners[c.Group]; ok {
-			close(w.changed)
 			delete(h.listeners, c.Group)
+			woken = append(woken, w)
 		}
 		if c.Lost && h.onLost != nil {
 			h.onLost(c)
 		}
+	}
+	// After the whole batch: one read covers every change in it.
+	for _, w := range woken {
+		h.fire(w)
 	}
 }
 
@@ -115,35 +124,109 @@ func (h *Hub) floors() func(ledgerless.GroupKey) int64 {
 	return func(g ledgerless.GroupKey) int64 { return max(start, last[g]) }
 }
 
-// listen returns g's next wake-up, whose changed channel closes at g's
-// next change. Take it before reading the group, so that no change between
-// the read and the wait is missed.
+// wakeup is a group's next change as the long polls waiting for it see
+// it. Every long poll it wakes needs the group read afresh; one read that
+// starts after the change answers all of them linearizably (each was
+// waiting before the change, so the read falls within each request). So
+// the hub starts that read itself as soon as it sees the change, and the
+// long polls wake up only once it is done, to one Answer: a change
+// reaches thousands of long polls of one group for the price of one etcd
+// read, one encoding and one wake-up of each.
+type wakeup struct {
+	group ledgerless.GroupKey
+	// Under Hub.mu:
+	waiting int  // long polls waiting on it (join, leave)
+	fired   bool // the group changed
+	reading bool // the read has started
+
+	done chan struct{} // closed when the read after the change is done
+	ans  Answer
+	err  error
+	// next is the group's wake-up taken just before the read started, for
+	// the long polls that keep waiting after it.
+	next *wakeup
+}
+
+// listen returns g's next wake-up. Take it before reading the group, so
+// that no change between the read and the wait is missed; join it to wait.
 func (h *Hub) listen(g ledgerless.GroupKey) *wakeup {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.listenLocked(g)
+}
+
+func (h *Hub) listenLocked(g ledgerless.GroupKey) *wakeup {
 	w, ok := h.listeners[g]
 	if !ok {
-		w = &wakeup{changed: make(chan struct{}), read: make(chan struct{})}
+		w = &wakeup{group: g, done: make(chan struct{})}
 		h.listeners[g] = w
 	}
 	return w
 }
 
-// wakeup is one change of a group as the long polls waiting for it see it.
-// Every long poll it wakes needs the group read afresh; one read that
-// starts after the change answers all of them linearizably (each was
-// waiting before the change, so the read falls within each request), so
-// the first of them reads and the others take its result: a change reaches
-// thousands of long polls of one group for the price of one etcd read.
-type wakeup struct {
-	changed chan struct{} // closed at the change
-	once    sync.Once     // starts the read
-	read    chan struct{} // closed when the read is done
-	grp     *ledgerless.Group
-	err     error
-	// next is the group's wake-up taken just before the read started, for
-	// the long polls that keep waiting after it.
-	next *wakeup
+// join counts a long poll in as waiting on w, whose done channel closes
+// once the group is read after its change. A wake-up that fired while no
+// one waited on it is read now.
+func (h *Hub) join(w *wakeup) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	w.waiting++
+	if w.fired && !w.reading {
+		h.startRead(w)
+	}
+}
+
+// leave counts a long poll out of w.
+func (h *Hub) leave(w *wakeup) {
+	h.mu.Lock()
+	w.waiting--
+	h.mu.Unlock()
+}
+
+// follow moves a long poll from w, whose read is done, to the wake-up
+// after it.
+func (h *Hub) follow(w *wakeup) *wakeup {
+	h.leave(w)
+	h.join(w.next)
+	return w.next
+}
+
+// fire marks w's change, once w has left the listeners, and starts its
+// read if anyone waits. h.mu is held.
+func (h *Hub) fire(w *wakeup) {
+	w.fired = true
+	if w.waiting > 0 {
+		h.startRead(w)
+	}
+}
+
+// startRead reads w's group for the long polls waiting on it. It takes the
+// group's next wake-up first, so that every change after the read began
+// wakes them again. h.mu is held. The read runs for at most rereadTimeout,
+// whether or not anyone still waits for it.
+func (h *Hub) startRead(w *wakeup) {
+	w.reading = true
+	w.next = h.listenLocked(w.group)
+	go func() {
+		defer close(w.done)
+		ctx, cancel := context.WithTimeout(context.Background(), rereadTimeout)
+		defer cancel()
+		grp, err := h.read(ctx, w.group)
+		w.ans, w.err = Answer{Group: grp, enc: &encoding{}}, err
+	}()
+}
+
+// rereadTimeout bounds the read shared by the long polls of one wake-up.
+const rereadTimeout = 10 * time.Second
+
+// Waiting is the number of long polls waiting for g's next change.
+func (h *Hub) Waiting(g ledgerless.GroupKey) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if w, ok := h.listeners[g]; ok {
+		return w.waiting
+	}
+	return 0
 }
 
 // addWaiter counts a long poll in unless limit (when above 0) are waiting.

@@ -91,7 +91,7 @@ func New(opts Options) *Service {
 		Logger: opts.Logger, Now: opts.Now, Reconcile: opts.Reconcile,
 		ConnectedFor:   func() time.Duration { return s.hub.ConnectedFor() },
 		TracerProvider: opts.TracerProvider, Observer: opts.Observer})
-	s.hub = newHub(opts.Store, opts.Logger, opts.Now, s.leaseLost)
+	s.hub = newHub(opts.Store, opts.Logger, opts.Now, s.leaseLost, s.Group)
 	return s
 }
 
