@@ -87,9 +87,14 @@ func (r *runner) failoverTrial(ctx context.Context, st *store.Store, obs *observ
 	var granularity time.Duration
 	switch mode {
 	case "resign":
+		masterBeats.stop() // a broker that resigns stops heartbeating
 		start = time.Now()
 		err = r.api.resign(ctx, g, master)
 	case "revoke":
+		// A master that heartbeat after the revocation would be made alive
+		// again, and stay master if its heartbeat came before the
+		// election: this master is gone.
+		masterBeats.stop()
 		var snap *store.Snapshot
 		if snap, err = st.ReadGroup(ctx, g); err == nil {
 			start = time.Now()
