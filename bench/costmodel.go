@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+
+	"github.com/ledgerless/ledgerless/store"
 )
 
 // heartbeatsPerSecond is a broker's heartbeat rate, RocketMQ's
@@ -10,8 +12,8 @@ import (
 const heartbeatsPerSecond = 1
 
 // retention is how much history the embedded etcd keeps between
-// compactions.
-const retention = 600 // seconds
+// compactions, in seconds.
+var retention = store.DefaultCompactionRetention.Seconds()
 
 // modelSizes are the deployments the cost model scales to.
 var modelSizes = []int{1000, 10000, 100000}
@@ -47,7 +49,7 @@ func (rep *Report) writeCostModel(w io.Writer) {
 	p("Registrations, liveness changes and elections are rare next to heartbeats: each is one or two transactions of a few keys, " +
 		"and one watch event per controller replica per changed key, which is what wakes long polls and elections.\n\n")
 
-	p("At one heartbeat per broker per second (RocketMQ's brokerHeartbeatInterval) and the embedded etcd's %d-minute compaction:\n\n", retention/60)
+	p("At one heartbeat per broker per second (RocketMQ's brokerHeartbeatInterval) and the embedded etcd's %.0f-minute compaction:\n\n", retention/60)
 	t := table{header: []string{"brokers", "heartbeats/s", "etcd txns/s", "keys written/s", "lease renewals/s", "WAL/s",
 		"history between compactions", "etcd CPU", "controller CPU", "controller memory", "live data in etcd"}}
 	for _, n := range modelSizes {
@@ -67,7 +69,7 @@ func (rep *Report) writeCostModel(w io.Writer) {
 			count(1/m.EtcdCPU), count(1/m.EtcdCPU/heartbeatsPerSecond))
 	}
 	if m.HistoryPerBeat > 0 && rep.Env.QuotaBytes > 0 {
-		p("Heartbeat data is rewritten constantly and etcd keeps every revision until it compacts: with %d minutes of history "+
+		p("Heartbeat data is rewritten constantly and etcd keeps every revision until it compacts: with %.0f minutes of history "+
 			"and a %s backend quota, etcd runs out of space (and refuses writes with `mvcc: database space exceeded`) at about %s brokers. ",
 			retention/60, bytesOf(rep.Env.QuotaBytes), count(rep.Env.QuotaBytes/(m.HistoryPerBeat*retention*heartbeatsPerSecond)))
 	}
