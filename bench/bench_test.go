@@ -183,8 +183,8 @@ func TestWriteMarkdownEndsWithTheCostModel(t *testing.T) {
 	if model < 0 || strings.Contains(md[model:], "\n## ") {
 		t.Errorf("the cost model is not the last section:\n%s", md)
 	}
-	// 2 GiB quota / (250 B × 600 s) = 14,316.6 brokers.
-	if !strings.Contains(md, "at about 14,317 brokers") {
+	// 2 GiB quota / (250 B × 120 s) = 71,582.8 brokers.
+	if !strings.Contains(md, "at about 71,583 brokers") {
 		t.Errorf("quota estimate missing:\n%s", md[model:])
 	}
 }
