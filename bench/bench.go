@@ -74,8 +74,8 @@ type Report struct {
 	Heartbeat []HeartbeatCell
 	Memory    Memory
 	Failover  []Failover
-	Fanout    Fanout
-	Micro     string // `go test -bench` output
+	Fanout    []Fanout // ledgerless, then raw etcd
+	Micro     string   // `go test -bench` output
 }
 
 // runner is one benchmark run's state.
@@ -164,9 +164,15 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if rep.Failover, err = r.failovers(ctx, st, obs); err != nil {
 		return nil, r.failed("failover", err)
 	}
-	if rep.Fanout, err = r.fanout(ctx); err != nil {
+	ours, answer, err := r.fanout(ctx)
+	if err != nil {
 		return nil, r.failed("fan-out", err)
 	}
+	theirs, err := r.rawFanout(ctx, answer)
+	if err != nil {
+		return nil, r.failed("fan-out", err)
+	}
+	rep.Fanout = []Fanout{ours, theirs}
 	if rep.Heartbeat, err = r.heartbeats(ctx); err != nil {
 		return nil, r.failed("heartbeat", err)
 	}

@@ -147,8 +147,9 @@ func report() *Report {
 			EmbeddedRSS: 90 << 20, DBSize: 20 << 20, DBInUse: 10 << 20, Keys: 3700, KeyBytes: 600000,
 			HistoryPerBeat: 250, ControllerCPU: 100e-6, EtcdCPU: 50e-6},
 		Failover: []Failover{{Mode: "resign", Latency: lat}, {Mode: "expiry", Latency: lat, Granularity: lat}},
-		Fanout:   Fanout{Pollers: 10, Delivered: 10, Latency: lat},
-		Micro:    "BenchmarkDecide 1 ns/op",
+		Fanout: []Fanout{{System: sysLongPoll, Pollers: 10, Delivered: 10, Latency: lat, ServerCPU: 60e-6},
+			{System: sysRawWatch, Pollers: 10, Delivered: 10, Latency: Latency{N: 10, P50: 2 * time.Millisecond, P99: 4 * time.Millisecond, Max: 4 * time.Millisecond}, ServerCPU: 40e-6}},
+		Micro: "BenchmarkDecide 1 ns/op",
 	}
 }
 
@@ -158,7 +159,7 @@ func TestWriteTableHasEverySection(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Heartbeats", sysLedgerless, sysRawLease, sysRawPut, "1.20×", "0.70×",
-		"Failover", "resign", "(etcd itself)", "fan-out", "Memory", "10.2 KiB above idle"} {
+		"Failover", "resign", "(etcd itself)", "Fan-out", sysLongPoll, sysRawWatch, "0.50×", "1.25×", "1.50×", "Memory", "10.2 KiB above idle"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}

@@ -53,7 +53,10 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 		"the change, encodes the group once, and wakes each long poll only to write those bytes, so what each answer costs is " +
 		"mostly net/http's own work and the write to its connection. The load generator stands in for brokers on other " +
 		"machines with the least an HTTP/1.1 client can do (one goroutine and one buffer per connection, no pool), but it " +
-		"shares this machine's CPUs with the controller; its CPU per answer is the last column.\n\n")
+		"shares this machine's CPUs with the controller; its CPU per answer is the last column. The raw baseline is what " +
+		"brokers would do with etcd directly: as many etcd clients, each with a connection of its own, each watching one key " +
+		"(the group's state), and one Put of the very bytes of the controller's answer wakes them all; its clock runs from the " +
+		"Put being sent to each watch's event. The last row divides ledgerless's figures by etcd's.\n\n")
 	rep.fanoutTable().markdown(w)
 
 	p("## Memory and storage\n\n")

@@ -125,11 +125,19 @@ func (rep *Report) failoverTable() table {
 }
 
 func (rep *Report) fanoutTable() table {
-	f := rep.Fanout
-	return table{title: "Long-poll fan-out: one switchover, every long poll on the switched group (target p99 ≤ 100 ms)",
-		header: []string{"long polls", "answered", "first", "p50", "p99", "max", "CPU µs/answer: controller+etcd", "bench client"},
-		rows: [][]string{{count(float64(f.Pollers)), count(float64(f.Delivered)), ms(f.Latency.Min), ms(f.Latency.P50), ms(f.Latency.P99), ms(f.Latency.Max),
-			fmt.Sprintf("%.0f", f.ServerCPU*1e6), fmt.Sprintf("%.0f", f.ClientCPU*1e6)}}}
+	t := table{title: "Fan-out: one change, every waiter on the changed group (target p99 ≤ 100 ms)",
+		header: []string{"system", "waiting", "answered", "first", "p50", "p99", "max", "CPU µs/answer: controller+etcd", "bench client"}}
+	for _, f := range rep.Fanout {
+		t.rows = append(t.rows, []string{f.System, count(float64(f.Pollers)), count(float64(f.Delivered)), ms(f.Latency.Min), ms(f.Latency.P50),
+			ms(f.Latency.P99), ms(f.Latency.Max), fmt.Sprintf("%.0f", f.ServerCPU*1e6), fmt.Sprintf("%.0f", f.ClientCPU*1e6)})
+	}
+	if len(rep.Fanout) == 2 {
+		ours, theirs := rep.Fanout[0], rep.Fanout[1]
+		t.rows = append(t.rows, []string{"ledgerless ÷ etcd", "", "", "", ratioOf(float64(ours.Latency.P50), float64(theirs.Latency.P50)),
+			ratioOf(float64(ours.Latency.P99), float64(theirs.Latency.P99)), ratioOf(float64(ours.Latency.Max), float64(theirs.Latency.Max)),
+			ratioOf(ours.ServerCPU, theirs.ServerCPU), ratioOf(ours.ClientCPU, theirs.ClientCPU)})
+	}
+	return t
 }
 
 func (rep *Report) memoryTable() table {

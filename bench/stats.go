@@ -88,3 +88,11 @@ func ratio(r float64) string {
 	}
 	return strconv.FormatFloat(r, 'f', 2, 64) + "×"
 }
+
+// ratioOf formats a ÷ b, or n/a when b is not positive.
+func ratioOf(a, b float64) string {
+	if b <= 0 {
+		return "n/a"
+	}
+	return ratio(a / b)
+}

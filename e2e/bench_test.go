@@ -26,7 +26,8 @@ func TestBenchSmoke(t *testing.T) {
 	for _, want := range []string{
 		"9        2            ledgerless REST heartbeat", "18       4            etcd Put+KeepAliveOnce",
 		"18       4            etcd Put ", "Headline", "resign", "revoke", "expiry", "(etcd itself)",
-		"20          20", // every long poll answered
+		"ledgerless long poll  20       20", "etcd Watch            20       20", // every waiter answered
+		"ledgerless ÷ etcd",
 		"Memory and storage: 18 brokers in 6 groups",
 	} {
 		if !strings.Contains(table, want) {
@@ -34,7 +35,7 @@ func TestBenchSmoke(t *testing.T) {
 		}
 	}
 	progress := stderr.String()
-	for _, want := range []string{"starting the controller", "round 1/1", "memory:", "failover: expiry, 2 trials", "fan-out: 20 long polls", "report written"} {
+	for _, want := range []string{"starting the controller", "round 1/1", "memory:", "failover: expiry, 2 trials", "fan-out: 20 long polls", "fan-out: 20 etcd watches", "report written"} {
 		if !strings.Contains(progress, want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress)
 		}
