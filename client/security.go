@@ -2,12 +2,13 @@ package client
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/ledgerless/ledgerless/internal/pemfile"
 )
 
 // TLS is what the transport's own HTTP client needs to reach controllers
@@ -34,14 +35,11 @@ func (c TLS) config() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pool, err := pemfile.CertPool(c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("TLS CA file: %w", err)
 		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("TLS CA file %s: no PEM certificate in it", c.CAFile)
-		}
+		cfg.RootCAs = pool
 	}
 	if c.CertFile != "" {
 		kp := &keyPair{certFile: c.CertFile, keyFile: c.KeyFile}

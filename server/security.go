@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/ledgerless/ledgerless/auth"
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/internal/pemfile"
 	"github.com/ledgerless/ledgerless/store"
 )
 
@@ -214,14 +214,11 @@ func (s *serverTLS) reload() error {
 	t := &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: modernSuites,
 		Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
 	if s.cfg.ClientCAFile != "" {
-		pem, err := os.ReadFile(s.cfg.ClientCAFile)
+		pool, err := pemfile.CertPool(s.cfg.ClientCAFile)
 		if err != nil {
 			return fmt.Errorf("tls-client-ca: %w", err)
 		}
-		t.ClientCAs = x509.NewCertPool()
-		if !t.ClientCAs.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("tls-client-ca %s: no certificates found", s.cfg.ClientCAFile)
-		}
+		t.ClientCAs = pool
 		t.ClientAuth = tls.VerifyClientCertIfGiven
 		if s.cfg.ClientAuth == "required" {
 			t.ClientAuth = tls.RequireAndVerifyClientCert

@@ -2,16 +2,15 @@ package store
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/ledgerless/ledgerless/internal/pemfile"
 	"github.com/ledgerless/ledgerless/tracing"
 )
 
@@ -67,14 +66,11 @@ func Open(cfg ClientConfig) (*Store, error) {
 func tlsConfig(cfg ClientConfig) (*tls.Config, error) {
 	t := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		pool, err := pemfile.CertPool(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("etcd ca: %w", err)
 		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("etcd ca %s: no certificates found", cfg.CAFile)
-		}
+		t.RootCAs = pool
 	}
 	if cfg.CertFile != "" || cfg.KeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
