@@ -67,7 +67,9 @@ type Options struct {
 	// request carries. Default: otel.GetTracerProvider(), which records
 	// nothing unless the program installed a provider.
 	TracerProvider trace.TracerProvider
-	// Logger receives the broker's log; default: none.
+	// Logger receives the broker's log; default: none. The lines about
+	// one request (registration, a failed heartbeat, resignation) carry
+	// its trace_id and span_id when tracing is on.
 	Logger *slog.Logger
 }
 
@@ -145,7 +147,7 @@ func New(opts Options) (*Broker, error) {
 		return nil, err
 	}
 	return &Broker{opts: opts, t: t, roles: make(chan View, 1), tracer: opts.TracerProvider.Tracer(scopeName),
-		log: opts.Logger.With("cluster", opts.Cluster, "group", opts.Group)}, nil
+		log: slog.New(tracing.LogHandler(opts.Logger.Handler())).With("cluster", opts.Cluster, "group", opts.Group)}, nil
 }
 
 // Run registers the broker, waiting for a controller as long as it takes,
@@ -284,7 +286,7 @@ func (b *Broker) Resign(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("resign broker %d: %w", id, err)
 	}
-	b.log.Info("resigned", "brokerId", id)
+	b.log.InfoContext(ctx, "resigned", "brokerId", id)
 	return nil
 }
 

@@ -69,7 +69,7 @@ func (b *Broker) register(ctx context.Context) error {
 			b.mu.Lock()
 			b.id, b.lastAck = resp.BrokerID, sent
 			b.mu.Unlock()
-			b.log.Info("registered", "brokerId", resp.BrokerID, "address", b.opts.Address)
+			b.log.InfoContext(sctx, "registered", "brokerId", resp.BrokerID, "address", b.opts.Address)
 			b.observe(stateOfGroup(&resp.Group))
 			return nil
 		}
@@ -79,7 +79,7 @@ func (b *Broker) register(ctx context.Context) error {
 		if p := (*Problem)(nil); errors.As(err, &p) && p.Refused() {
 			return fmt.Errorf("register: %w", err)
 		}
-		b.log.Warn("register: no controller answered; retrying", "err", err)
+		b.log.WarnContext(sctx, "register: no controller answered; retrying", "err", err)
 		if !sleep(ctx, retry.next()) {
 			return ctx.Err()
 		}
@@ -107,7 +107,7 @@ func (b *Broker) heartbeats(ctx context.Context) error {
 	failing := false
 	for {
 		sent := time.Now()
-		err := b.heartbeat(ctx)
+		hctx, err := b.heartbeat(ctx)
 		wait := b.opts.HeartbeatInterval - time.Since(sent)
 		switch {
 		case errors.Is(err, errResigned):
@@ -125,7 +125,7 @@ func (b *Broker) heartbeats(ctx context.Context) error {
 				return fatal
 			}
 			if !failing {
-				b.log.Warn("heartbeat failed; retrying", "err", err, "leaseRemaining", b.MasterLeaseRemaining())
+				b.log.WarnContext(hctx, "heartbeat failed; retrying", "err", err, "leaseRemaining", b.MasterLeaseRemaining())
 			}
 			failing = true
 			wait = min(wait, retry.next())
@@ -138,12 +138,13 @@ func (b *Broker) heartbeats(ctx context.Context) error {
 
 // heartbeat sends one heartbeat, bounded by the larger of the interval
 // and a quarter of the timeout, so that a replica that hangs is left for
-// the next one while the lease still runs.
-func (b *Broker) heartbeat(ctx context.Context) error {
+// the next one while the lease still runs. It returns the context of the
+// heartbeat's span, for the log.
+func (b *Broker) heartbeat(ctx context.Context) (context.Context, error) {
 	b.beat.Lock()
 	defer b.beat.Unlock()
 	if b.resigned {
-		return errResigned
+		return ctx, errResigned
 	}
 	ctx, cancel := context.WithTimeout(ctx, max(b.opts.HeartbeatInterval, b.opts.HeartbeatTimeout/4))
 	defer cancel()
@@ -160,13 +161,13 @@ func (b *Broker) heartbeat(ctx context.Context) error {
 	}
 	end(span, err)
 	if err != nil {
-		return err
+		return ctx, err
 	}
 	b.mu.Lock()
 	b.lastAck = sent
 	b.mu.Unlock()
 	b.observe(stateOfHeartbeat(&resp))
-	return nil
+	return ctx, nil
 }
 
 // follow long-polls the group until ctx ends, taking in every change.

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ledgerless/ledgerless/internal/logtest"
 	"github.com/ledgerless/ledgerless/server"
 	"github.com/ledgerless/ledgerless/server/servertest"
 	"github.com/ledgerless/ledgerless/store/storetest"
@@ -105,5 +106,36 @@ func TestHeartbeatIsOneTrace(t *testing.T) {
 	}
 	if etcd.SpanKind() != trace.SpanKindClient {
 		t.Errorf("etcd span %s: kind %v", etcd.Name(), etcd.SpanKind())
+	}
+}
+
+// TestLogLinesCarryTheirTrace: the SDK's lines about one request name the
+// trace of that request's span.
+func TestLogLinesCarryTheirTrace(t *testing.T) {
+	ctl := servertest.Start(t, storetest.Prefix(t), "r1")
+	tp, spans := recorder(t)
+	var log logtest.Buffer
+	opts := options(t, 1, ctl.URL)
+	opts.TracerProvider, opts.Logger = tp, log.Logger()
+	r := run(t, opts)
+	if err := r.Resign(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for name, line := range map[string]string{"broker.register": "msg=registered", "broker.resign": "msg=resigned"} {
+		span := find(spans, func(s sdktrace.ReadOnlySpan) bool { return s.Name() == name })
+		if span == nil {
+			t.Fatalf("no %s span", name)
+		}
+		want := line + " cluster=c1 group=g1 brokerId=1"
+		got := ""
+		for l := range strings.Lines(log.String()) {
+			if strings.Contains(l, want) {
+				got = l
+			}
+		}
+		if !strings.Contains(got, "trace_id="+span.SpanContext().TraceID().String()) ||
+			!strings.Contains(got, "span_id="+span.SpanContext().SpanID().String()) {
+			t.Errorf("%s: log line %q lacks the span's trace and span ids\nlog:\n%s", name, got, log.String())
+		}
 	}
 }
