@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"testing"
@@ -286,6 +287,13 @@ func TestBadInput(t *testing.T) {
 				wantStatus = c.alt
 			}
 			problem(t, status, h, body, wantStatus, "INVALID_REQUEST", 2005)
+			title := "Invalid request"
+			if status != http.StatusBadRequest {
+				title = http.StatusText(status) // 404, 405, 413
+			}
+			if !bytes.Contains(body, []byte(`"title":"`+title+`"`)) {
+				t.Errorf("%s %s: title is not %q: %s", c.method, c.path, title, body)
+			}
 			if got := snapshot(t, base); got != want {
 				t.Errorf("%s %s changed the state:\nbefore: %s\nafter:  %s", c.method, c.path, want, got)
 				want = got

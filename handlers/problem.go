@@ -96,8 +96,14 @@ func writeProblem(c *gin.Context, p Problem) {
 	c.AbortWithStatusJSON(p.Status, p)
 }
 
-// invalid answers a 400 INVALID_REQUEST with the given detail.
+// invalid answers INVALID_REQUEST with the given status and detail: 400,
+// or the status of a request that no route takes (404, 405) or that is
+// too large (413), whose title names that status.
 func invalid(c *gin.Context, status int, detail string) {
-	writeProblem(c, Problem{Type: problemType + "invalid_request", Title: "Invalid request", Status: status,
+	title := "Invalid request"
+	if status != http.StatusBadRequest {
+		title = http.StatusText(status)
+	}
+	writeProblem(c, Problem{Type: problemType + "invalid_request", Title: title, Status: status,
 		Detail: detail, Code: "INVALID_REQUEST", RocketMQCode: 2005})
 }
