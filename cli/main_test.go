@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/cli"
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/internal/logtest"
 	"github.com/ledgerless/ledgerless/metrics"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store/storetest"
@@ -132,7 +131,7 @@ type invocation struct {
 	stdin    string
 	terminal bool
 	env      map[string]string
-	stdout   *syncBuffer // to read output while the command runs
+	stdout   *logtest.Buffer // to read output while the command runs
 }
 
 // run runs the CLI with args.
@@ -143,7 +142,7 @@ func (inv invocation) run(args ...string) result {
 	cli.Register(root, cli.Options{Version: "1.2.3-test",
 		Getenv:   func(k string) string { return inv.env[k] },
 		Terminal: func(io.Reader) bool { return inv.terminal }})
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	if inv.stdout == nil {
 		inv.stdout = &stdout
 	}
@@ -175,24 +174,6 @@ func (r result) fails(t *testing.T, code int, want string) {
 	if r.code != code || r.err == nil || !strings.Contains(r.err.Error(), want) {
 		t.Fatalf("exit %d, error %v; want exit %d and an error containing %q\nstdout:\n%s", r.code, r.err, code, want, r.stdout)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a running command and a test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var (

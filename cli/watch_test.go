@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ledgerless/ledgerless/internal/logtest"
 )
 
 func TestGroupGetWatch(t *testing.T) {
@@ -13,7 +15,7 @@ func TestGroupGetWatch(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out logtest.Buffer
 	done := make(chan result, 1)
 	go func() {
 		done <- invocation{ctx: ctx, stdout: &out}.run("--controller", base, "group", "get", "c1", "g1", "--watch")

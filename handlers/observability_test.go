@@ -1,14 +1,12 @@
 package handlers_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/internal/logtest"
 	"github.com/ledgerless/ledgerless/tracing"
 )
 
@@ -175,26 +174,12 @@ func TestRequestTraceReachesEtcd(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) lines() []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// jsonLines parses each line of a JSON log.
+func jsonLines(log string) []map[string]any {
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
+	for l := range strings.Lines(log) {
 		var line map[string]any
-		if json.Unmarshal(sc.Bytes(), &line) == nil {
+		if json.Unmarshal([]byte(l), &line) == nil {
 			out = append(out, line)
 		}
 	}
@@ -203,14 +188,14 @@ func (b *syncBuffer) lines() []map[string]any {
 
 func TestRequestLogsCarryTraceID(t *testing.T) {
 	tp, _ := recorder(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(&logs, nil)))
 	base := newServerWith(t, replicaOptions{tracer: tp, log: log})
 
 	traced(t, "POST", base+G+"/brokers", `{"address":"127.0.0.1:10911","registerCode":"a"}`, http.StatusOK)
 	traced(t, "PATCH", base+"/v1/config", `{"enableElectUncleanMaster":true}`, http.StatusOK)
 	want := map[string]bool{"election": false, "runtime config changed": false}
-	for _, line := range logs.lines() {
+	for _, line := range jsonLines(logs.String()) {
 		msg, _ := line["msg"].(string)
 		if _, ok := want[msg]; !ok {
 			continue
@@ -225,7 +210,7 @@ func TestRequestLogsCarryTraceID(t *testing.T) {
 	}
 	for msg, seen := range want {
 		if !seen {
-			t.Errorf("no %q line in the logs:\n%s", msg, logs.buf.String())
+			t.Errorf("no %q line in the logs:\n%s", msg, logs.String())
 		}
 	}
 }

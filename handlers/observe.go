@@ -32,12 +32,17 @@ func metricsMiddleware(m Metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
-		m.Request(route, c.Request.Method, c.Writer.Status(), time.Since(start))
+		m.Request(routeOf(c), c.Request.Method, c.Writer.Status(), time.Since(start))
 	}
+}
+
+// routeOf is c's route pattern, or "unmatched" for a request that no
+// route takes: metric labels and span names stay few.
+func routeOf(c *gin.Context) string {
+	if route := c.FullPath(); route != "" {
+		return route
+	}
+	return "unmatched"
 }
 
 // untraced are the routes that scrapers and probes call every few
@@ -51,12 +56,7 @@ func tracingMiddleware(tp trace.TracerProvider) gin.HandlerFunc {
 		otelgin.WithTracerProvider(tp),
 		otelgin.WithPropagators(tracing.Propagator()),
 		otelgin.WithMeterProvider(noop.NewMeterProvider()),
-		otelgin.WithSpanNameFormatter(func(c *gin.Context) string {
-			if route := c.FullPath(); route != "" {
-				return c.Request.Method + " " + route
-			}
-			return c.Request.Method + " unmatched"
-		}),
+		otelgin.WithSpanNameFormatter(func(c *gin.Context) string { return c.Request.Method + " " + routeOf(c) }),
 		otelgin.WithFilter(func(r *http.Request) bool { return !untraced[strings.TrimSuffix(r.URL.Path, "/")] }))
 }
 

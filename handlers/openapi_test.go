@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ledgerless/ledgerless/handlers"
+	"github.com/ledgerless/ledgerless/internal/openapitest"
 	"github.com/ledgerless/ledgerless/metrics"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store/storetest"
@@ -50,17 +51,9 @@ func newOpenAPIChecker() *openAPIChecker {
 	for _, ct := range []string{"application/problem+json", "application/merge-patch+json"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.JSONBodyDecoder)
 	}
-	src, err := os.ReadFile("openapi.yaml")
+	doc, err := openapitest.Document()
 	if err != nil {
 		panic(err)
-	}
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(src)
-	if err != nil {
-		panic(fmt.Sprintf("openapi.yaml: %v", err))
-	}
-	if err := doc.Validate(loader.Context); err != nil {
-		panic(fmt.Sprintf("openapi.yaml is not a valid document: %v", err))
 	}
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {

@@ -77,7 +77,7 @@ func problemFor(err error) Problem {
 // refused long poll (the refusals of an overload would flood the log).
 func (h *Handler) fail(c *gin.Context, err error) {
 	p := problemFor(err)
-	if p.Status >= 500 && p.Code != "TOO_MANY_LONG_POLLS" {
+	if p.Status >= 500 && !errors.Is(err, ledgerless.ErrTooManyLongPolls) {
 		h.log.WarnContext(c.Request.Context(), "request failed", "method", c.Request.Method,
 			"path", c.Request.URL.Path, "status", p.Status, "err", err)
 	}

@@ -8,7 +8,8 @@ import (
 	"sync"
 )
 
-// Buffer is a log that goroutines may write while a test reads it.
+// Buffer is a log, or any output, that goroutines may write while a test
+// reads it.
 type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -6,6 +6,7 @@
 package openapitest
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -23,9 +24,8 @@ var (
 	loadErr  error
 )
 
-// document loads handlers/openapi.yaml once.
-func document(t testing.TB) *openapi3.T {
-	t.Helper()
+// Document loads handlers/openapi.yaml once and validates it.
+func Document() (*openapi3.T, error) {
 	loadOnce.Do(func() {
 		_, here, _, _ := runtime.Caller(0)
 		path := filepath.Join(filepath.Dir(here), "..", "..", "handlers", "openapi.yaml")
@@ -33,11 +33,20 @@ func document(t testing.TB) *openapi3.T {
 		if doc, loadErr = loader.LoadFromFile(path); loadErr == nil {
 			loadErr = doc.Validate(loader.Context)
 		}
+		if loadErr != nil {
+			loadErr = fmt.Errorf("openapi.yaml: %w", loadErr)
+		}
 	})
-	if loadErr != nil {
-		t.Fatalf("openapi.yaml: %v", loadErr)
+	return doc, loadErr
+}
+
+func document(t testing.TB) *openapi3.T {
+	t.Helper()
+	d, err := Document()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return doc
+	return d
 }
 
 // Direction says which way a type's JSON travels.
