@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	otelcodes "go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless/tracing"
@@ -30,14 +29,10 @@ func (b *Broker) span(ctx context.Context, name string, id int64) (context.Conte
 // end ends span with the call's outcome: ok, the code of the
 // controller's problem, error, or canceled when the broker stopped it.
 func end(span trace.Span, err error) {
-	if !span.IsRecording() {
-		span.End()
-		return
-	}
 	outcome := "ok"
 	switch {
 	case errors.Is(err, context.Canceled):
-		outcome = "canceled"
+		outcome, err = "canceled", nil // the broker's doing, not the call's failure
 	case err != nil:
 		outcome = "error"
 		var p *Problem
@@ -45,8 +40,6 @@ func end(span trace.Span, err error) {
 			outcome = p.Code
 		}
 		span.RecordError(err)
-		span.SetStatus(otelcodes.Error, err.Error())
 	}
-	span.SetAttributes(tracing.Outcome.String(outcome))
-	span.End()
+	tracing.End(span, outcome, err)
 }

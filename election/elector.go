@@ -40,7 +40,6 @@ type Options struct {
 type Elector struct {
 	opts   Options
 	tracer trace.Tracer
-	obs    Observer
 
 	mu      sync.Mutex
 	pending map[ledgerless.GroupKey][]Cause
@@ -58,12 +57,11 @@ func NewElector(opts Options) *Elector {
 	if opts.Reconcile <= 0 {
 		opts.Reconcile = time.Second
 	}
-	e := &Elector{opts: opts, tracer: tracing.Tracer(opts.TracerProvider), obs: opts.Observer,
-		pending: map[ledgerless.GroupKey][]Cause{}, wake: make(chan struct{}, 1)}
-	if e.obs == nil {
-		e.obs = noObserver{}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
 	}
-	return e
+	return &Elector{opts: opts, tracer: tracing.Tracer(opts.TracerProvider),
+		pending: map[ledgerless.GroupKey][]Cause{}, wake: make(chan struct{}, 1)}
 }
 
 // Elect reads group g, decides, and commits the decision in one
@@ -93,7 +91,7 @@ func (e *Elector) Elect(ctx context.Context, g ledgerless.GroupKey, t Trigger, d
 		}
 		if d.Err != nil {
 			refused := Decision{Reason: ledgerless.ReasonAdmin} // only admin elections are refused
-			e.obs.Election(refused.Reason, OutcomeRefused)
+			e.opts.Observer.Election(refused.Reason, OutcomeRefused)
 			endSpan(span, refused, OutcomeRefused, d.Err)
 			return d, d.Err
 		}
@@ -124,7 +122,7 @@ func (e *Elector) Elect(ctx context.Context, g ledgerless.GroupKey, t Trigger, d
 // (span is set then), and returns err.
 func (e *Elector) failed(span trace.Span, d Decision, err error) error {
 	if span != nil {
-		e.obs.Election(d.Reason, OutcomeFailed)
+		e.opts.Observer.Election(d.Reason, OutcomeFailed)
 		endSpan(span, d, OutcomeFailed, err)
 	}
 	return err
@@ -181,7 +179,7 @@ func (e *Elector) reconcile(ctx context.Context) {
 		e.opts.Logger.Warn("reconcile", "err", err)
 		return
 	}
-	e.obs.Scanned(scan.Groups, scan.AliveBrokers, len(scan.WithoutLiveMaster))
+	e.opts.Observer.Scanned(scan.Groups, scan.AliveBrokers, len(scan.WithoutLiveMaster))
 	if len(scan.WithoutLiveMaster) == 0 {
 		return
 	}

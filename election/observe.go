@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless"
@@ -57,7 +57,7 @@ func (e *Elector) Committed(ctx context.Context, g ledgerless.GroupKey, h ledger
 		"oldMaster", h.OldMasterBrokerID, "newMaster", h.NewMasterBrokerID,
 		"masterEpoch", h.MasterEpoch, "replica", h.Replica)
 	outcome := outcomeOf(h)
-	e.obs.Election(h.Reason, outcome)
+	e.opts.Observer.Election(h.Reason, outcome)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent("election", trace.WithAttributes(tracing.Reason.String(h.Reason), tracing.Outcome.String(outcome),
 			tracing.MasterEpoch.Int64(h.MasterEpoch), tracing.BrokerID.Int64(h.NewMasterBrokerID)))
@@ -67,7 +67,7 @@ func (e *Elector) Committed(ctx context.Context, g ledgerless.GroupKey, h ledger
 	}
 	for _, c := range causes {
 		if c.BrokerID == h.OldMasterBrokerID && !c.At.IsZero() {
-			e.obs.Failover(h.Reason, e.opts.Now().Sub(c.At))
+			e.opts.Observer.Failover(h.Reason, e.opts.Now().Sub(c.At))
 			return
 		}
 	}
@@ -101,17 +101,12 @@ func (e *Elector) startSpan(ctx context.Context, g ledgerless.GroupKey, t Trigge
 
 // endSpan records an election's decision and outcome on its span and ends it.
 func endSpan(span trace.Span, d Decision, outcome string, err error) {
-	if span.IsRecording() {
-		span.SetAttributes(tracing.Reason.String(d.Reason), tracing.Outcome.String(outcome))
-		if d.Change {
-			span.SetAttributes(tracing.MasterEpoch.Int64(d.Next.MasterEpoch))
-			if d.Next.MasterBrokerID != 0 {
-				span.SetAttributes(tracing.BrokerID.Int64(d.Next.MasterBrokerID))
-			}
-		}
-		if err != nil {
-			span.SetStatus(codes.Error, err.Error())
+	attrs := []attribute.KeyValue{tracing.Reason.String(d.Reason)}
+	if d.Change {
+		attrs = append(attrs, tracing.MasterEpoch.Int64(d.Next.MasterEpoch))
+		if d.Next.MasterBrokerID != 0 {
+			attrs = append(attrs, tracing.BrokerID.Int64(d.Next.MasterBrokerID))
 		}
 	}
-	span.End()
+	tracing.End(span, outcome, err, attrs...)
 }

@@ -62,6 +62,19 @@ func (h *Hub) Run(ctx context.Context) error {
 }
 
 func (h *Hub) apply(changes []store.Change, revision int64) {
+	h.wake(changes, revision)
+	// Outside h.mu: the elector's work must not hold up the long polls.
+	if h.onLost != nil {
+		for _, c := range changes {
+			if c.Lost {
+				h.onLost(c)
+			}
+		}
+	}
+}
+
+// wake records a batch of changes and wakes the long polls they concern.
+func (h *Hub) wake(changes []store.Change, revision int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if changes == nil && h.start == 0 {
@@ -81,9 +94,6 @@ func (h *Hub) apply(changes []store.Change, revision int64) {
 		if w, ok := h.listeners[c.Group]; ok {
 			delete(h.listeners, c.Group)
 			woken = append(woken, w)
-		}
-		if c.Lost && h.onLost != nil {
-			h.onLost(c)
 		}
 	}
 	// After the whole batch: one read covers every change in it.

@@ -3,7 +3,7 @@ package service
 import (
 	"context"
 
-	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless"
@@ -17,7 +17,7 @@ import (
 func (s *Service) span(ctx context.Context, name string, g ledgerless.GroupKey, id int64) (context.Context, trace.Span) {
 	ctx, span := tracing.Start(ctx, s.tracer, name)
 	if span.IsRecording() {
-		span.SetAttributes(tracing.Cluster.String(g.Cluster), tracing.Group.String(g.Group))
+		span.SetAttributes(tracing.GroupAttributes(g)...)
 		if id != 0 {
 			span.SetAttributes(tracing.BrokerID.Int64(id))
 		}
@@ -28,18 +28,15 @@ func (s *Service) span(ctx context.Context, name string, g ledgerless.GroupKey, 
 // endSpan records the outcome of a use case and the group's masterEpoch
 // as it answered, and ends span.
 func endSpan(span trace.Span, st ledgerless.State, err error) {
-	if span.IsRecording() {
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.SetAttributes(tracing.Outcome.String(outcome))
-		if st.MasterEpoch != 0 {
-			span.SetAttributes(tracing.MasterEpoch.Int64(st.MasterEpoch))
-		}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
 	}
-	span.End()
+	var epoch []attribute.KeyValue
+	if st.MasterEpoch != 0 {
+		epoch = append(epoch, tracing.MasterEpoch.Int64(st.MasterEpoch))
+	}
+	tracing.End(span, outcome, err, epoch...)
 }
 
 // leaseLost is called for every broker lease that the watch saw go away:
@@ -48,8 +45,8 @@ func endSpan(span trace.Span, st ledgerless.State, err error) {
 func (s *Service) leaseLost(c store.Change) {
 	_, span := tracing.Start(context.Background(), s.tracer, "ledgerless.lease-lost")
 	if span.IsRecording() {
-		span.SetAttributes(tracing.Cluster.String(c.Group.Cluster), tracing.Group.String(c.Group.Group),
-			tracing.BrokerID.Int64(c.BrokerID), tracing.Revision.Int64(c.Revision))
+		span.SetAttributes(tracing.GroupAttributes(c.Group)...)
+		span.SetAttributes(tracing.BrokerID.Int64(c.BrokerID), tracing.Revision.Int64(c.Revision))
 	}
 	span.End()
 	s.elector.LeaseLost(c.Group, election.Cause{BrokerID: c.BrokerID, Revision: c.Revision, At: s.now(), Span: span.SpanContext()})

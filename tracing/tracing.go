@@ -12,6 +12,7 @@ import (
 	"log/slog"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -68,6 +69,19 @@ func Start(ctx context.Context, tracer trace.Tracer, name string, opts ...trace.
 		return ctx, noSpan
 	}
 	return tracer.Start(ctx, name, opts...)
+}
+
+// End records outcome, attrs and err (as the span's error status) on
+// span when it records, and ends it.
+func End(span trace.Span, outcome string, err error, attrs ...attribute.KeyValue) {
+	if span.IsRecording() {
+		span.SetAttributes(Outcome.String(outcome))
+		span.SetAttributes(attrs...)
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+	}
+	span.End()
 }
 
 // LogHandler returns a slog.Handler that adds trace_id and span_id to
