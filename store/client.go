@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/ledgerless/ledgerless/internal/pemfile"
-	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // ClientConfig says how to reach etcd.
@@ -57,10 +57,7 @@ func Open(cfg ClientConfig) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open etcd %v: %w", cfg.Endpoints, err)
 	}
-	s := New(cli, cfg.Prefix)
-	s.owned = true
-	s.tracer, s.obs = tracing.Tracer(cfg.TracerProvider), cfg.Observer
-	return s, nil
+	return newStore(cli, func() etcdserverpb.LeaseClient { return etcdserverpb.NewLeaseClient(cli.ActiveConnection()) }, cfg), nil
 }
 
 func tlsConfig(cfg ClientConfig) (*tls.Config, error) {

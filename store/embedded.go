@@ -163,10 +163,6 @@ func (e *Embedded) Open(cfg ClientConfig) (*Store, error) {
 	if len(e.etcd.Server.Cluster().Members()) > 1 {
 		return Open(cfg)
 	}
-	tracer := tracing.Tracer(cfg.TracerProvider)
-	cli, lease := inProcess(e.etcd.Server, tracer, cfg.Observer)
-	s := New(cli, cfg.Prefix)
-	s.ka.lease = func() etcdserverpb.LeaseClient { return lease }
-	s.owned, s.endpoints, s.tracer, s.obs = true, cfg.Endpoints, tracer, cfg.Observer
-	return s, nil
+	cli, lease := inProcess(e.etcd.Server, tracing.Tracer(cfg.TracerProvider), cfg.Observer)
+	return newStore(cli, func() etcdserverpb.LeaseClient { return lease }, cfg), nil
 }

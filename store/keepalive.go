@@ -51,11 +51,6 @@ type kaResult struct {
 	err error
 }
 
-// newKeepAliver renews over the connection of cli.
-func newKeepAliver(cli *clientv3.Client) *keepAliver {
-	return &keepAliver{lease: func() etcdserverpb.LeaseClient { return etcdserverpb.NewLeaseClient(cli.ActiveConnection()) }}
-}
-
 // keepAlive renews lease once and returns its new TTL. It returns
 // ErrLeaseNotFound when the lease is gone, or an error when etcd cannot be
 // reached before ctx ends.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/trace"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/tracing"
 )
 
 // ErrConflict reports a failed compare: someone changed what the caller
@@ -35,7 +37,6 @@ type Store struct {
 	k   keys
 	ka  *keepAliver
 
-	owned     bool            // Close closes cli
 	endpoints []string        // etcd's client URLs, as reported
 	tracer    trace.Tracer    // nil: tracing off
 	obs       RequestObserver // nil: requests are not timed
@@ -47,28 +48,27 @@ type Store struct {
 
 var errClosed = errors.New("store closed")
 
-// New returns a Store using cli below prefix (DefaultPrefix when empty).
-func New(cli *clientv3.Client, prefix string) *Store {
+// newStore returns a Store that owns cli and renews leases through lease,
+// configured by cfg.
+func newStore(cli *clientv3.Client, lease func() etcdserverpb.LeaseClient, cfg ClientConfig) *Store {
+	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	s := &Store{cli: cli, k: keys{prefix: prefix}, ka: newKeepAliver(cli), endpoints: cli.Endpoints(),
-		beats: make(chan *beat), closed: make(chan struct{})}
+	s := &Store{cli: cli, k: keys{prefix: prefix}, ka: &keepAliver{lease: lease}, endpoints: cfg.Endpoints,
+		tracer: tracing.Tracer(cfg.TracerProvider), obs: cfg.Observer, beats: make(chan *beat), closed: make(chan struct{})}
 	for range beatCommitters {
 		go s.commitBeats()
 	}
 	return s
 }
 
-// Close stops the keep-alive streams, and closes the etcd client when the
-// Store opened it.
+// Close stops the keep-alive streams and closes the etcd client.
 func (s *Store) Close() {
 	s.close.Do(func() {
 		close(s.closed)
 		s.ka.close()
-		if s.owned {
-			_ = s.cli.Close()
-		}
+		_ = s.cli.Close()
 	})
 }
 
