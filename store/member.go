@@ -180,10 +180,12 @@ func (s *Store) commitBatch(batch []*beat) (bool, error) {
 		}
 	}
 	ctx, span := s.batchContext(batch)
-	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, beatTimeout)
 	defer cancel()
 	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	// Ended before any heartbeat is answered: a heartbeat's trace is
+	// whole once it has its answer.
+	span.End()
 	answer := func(b *beat, r beatResult) { b.done <- r }
 	switch {
 	case err != nil:
