@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -29,7 +28,7 @@ type Broker struct {
 	http *http.Client // replication
 	wg   sync.WaitGroup
 
-	refreshing atomic.Bool // a read of the group is under way
+	stale chan struct{} // a slave told of a newer masterEpoch: re-read the group
 
 	mu         sync.Mutex
 	data       *Log
@@ -54,7 +53,7 @@ func New(cfg Config) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, log: cfg.Logger, http: cfg.HTTP, changed: make(chan struct{})}
+	b := &Broker{cfg: cfg, log: cfg.Logger, http: cfg.HTTP, changed: make(chan struct{}), stale: make(chan struct{}, 1)}
 	if b.http == nil {
 		b.http = &http.Client{}
 	}

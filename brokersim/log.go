@@ -106,8 +106,15 @@ func OpenLog(path string, fsync bool) (*Log, error) {
 			return nil, fmt.Errorf("log %s line %d: %w", path, n+1, err)
 		}
 	}
-	if err := l.rewrite(); err != nil { // drops a torn line
-		return nil, err
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		// A last line torn by a crash, whole or not, is dropped or ended.
+		if err := l.rewrite(); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	if l.file, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
 	}
 	return l, nil
 }

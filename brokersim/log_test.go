@@ -98,6 +98,23 @@ func TestLogFile(t *testing.T) {
 		t.Errorf("file after reopening:\n%s", data)
 	}
 
+	// A last entry written whole but for its newline is kept and ended,
+	// so that the next append starts a line of its own.
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, data[:len(data)-1], 0o644)
+	if l, err = OpenLog(path, false); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, l, Entry{5, 5, "g"})
+	l.Close()
+	if l, err = OpenLog(path, false); err != nil {
+		t.Fatalf("after an unended last line: %v", err)
+	}
+	if got := l.Read(0, 10); len(got) != 6 || got[4].Payload != "f" || got[5].Payload != "g" {
+		t.Errorf("after an unended last line: %+v", got)
+	}
+	l.Close()
+
 	// Damage anywhere else is an error, not a silent loss.
 	os.WriteFile(path, []byte("{\"epoch\":1,\"offset\":0,\"payload\":\"a\"}\nnot json\n{\"epoch\":1,\"offset\":1,\"payload\":\"b\"}\n"), 0o644)
 	if _, err := OpenLog(path, false); err == nil || !strings.Contains(err.Error(), "line 2") {

@@ -84,8 +84,8 @@ func (b *Broker) produce(ctx context.Context, payload string) (Entry, error) {
 			b.mu.Unlock()
 			return Entry{}, err
 		}
-		if b.ackedLocked(e.Offset) {
-			b.confirmLocked() // moves too when the master is the whole set
+		if acked := b.ackedLocked(); acked > e.Offset {
+			b.confirm = max(b.confirm, acked) // moves too when the master is the whole set
 			b.mu.Unlock()
 			return e, nil
 		}
@@ -121,33 +121,25 @@ func (b *Broker) ackSetLocked() []int64 {
 	return slices.Compact(set)
 }
 
-// ackedLocked reports whether every member of the ack set has offset.
-func (b *Broker) ackedLocked(offset int64) bool {
-	self := b.sdk.ID()
-	for _, id := range b.ackSetLocked() {
-		if f := b.followers[id]; id != self && (f == nil || f.acked <= offset) {
-			return false
-		}
-	}
-	return true
-}
-
-// confirmLocked moves confirmOffset to what every member of the ack set has.
-func (b *Broker) confirmLocked() {
-	c := b.data.End()
-	self := b.sdk.ID()
+// ackedLocked is the offset below which every member of the ack set has
+// every entry: the log's end when the master is the whole set.
+func (b *Broker) ackedLocked() int64 {
+	c, self := b.data.End(), b.sdk.ID()
 	for _, id := range b.ackSetLocked() {
 		if id == self {
 			continue
 		}
 		f := b.followers[id]
 		if f == nil {
-			return
+			return 0
 		}
 		c = min(c, f.acked)
 	}
-	b.confirm = max(b.confirm, c)
+	return c
 }
+
+// confirmLocked moves confirmOffset to what every member of the ack set has.
+func (b *Broker) confirmLocked() { b.confirm = max(b.confirm, b.ackedLocked()) }
 
 // pull answers a slave of masterEpoch epoch that has every entry below
 // from: up to max entries from there, waiting up to wait for new ones. It
@@ -205,8 +197,11 @@ func (b *Broker) servesLocked(epoch int64) error {
 	if b.role == ledgerless.RoleMaster && b.epoch == epoch && !b.stopping {
 		return nil
 	}
-	if epoch > b.epoch && b.refreshing.CompareAndSwap(false, true) {
-		go b.refresh()
+	if epoch > b.epoch {
+		select {
+		case b.stale <- struct{}{}: // maintain re-reads the group
+		default:
+		}
 	}
 	return fmt.Errorf("%w: this broker is %s at masterEpoch %d, not master at %d", errFenced, b.roleName(), b.epoch, epoch)
 }
@@ -220,17 +215,17 @@ func (b *Broker) roleName() string {
 
 // refresh reads the group from the controller; a newer masterEpoch
 // arrives as a role change.
-func (b *Broker) refresh() {
-	defer b.refreshing.Store(false)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+func (b *Broker) refresh(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := b.sdk.Group(ctx); err != nil {
 		b.log.Debug("refresh", "err", err)
 	}
 }
 
-// maintain reviews the SyncStateSet of a master every maintainEvery
-// until ctx ends.
+// maintain reviews the SyncStateSet of a master every maintainEvery, and
+// re-reads the group when a slave told of a newer masterEpoch, until ctx
+// ends.
 func (b *Broker) maintain(ctx context.Context) error {
 	t := time.NewTicker(maintainEvery)
 	defer t.Stop()
@@ -240,6 +235,8 @@ func (b *Broker) maintain(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			b.reviewSyncStateSet(ctx)
+		case <-b.stale:
+			b.refresh(ctx)
 		}
 	}
 }
