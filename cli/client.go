@@ -51,7 +51,7 @@ func (c *apiClient) get(ctx context.Context, path string, out any) (*client.Answ
 
 // pollGroup reads a group, waiting for a change as client.PollGroup does.
 func (c *apiClient) pollGroup(ctx context.Context, cluster, group string, index int64) (*client.Group, *client.Answer, error) {
-	g, a, err := c.t.PollGroup(ctx, cluster, group, index, watchWait)
+	g, a, err := c.t.PollGroup(ctx, cluster, group, index, client.DefaultPollWait)
 	return g, a, c.classified(err)
 }
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/client"
 )
 
@@ -67,10 +67,11 @@ func parseGroups(s string) (any, error) {
 		if g = strings.TrimSpace(g); g == "" {
 			continue
 		}
-		if c, n, ok := strings.Cut(g, "/"); !ok || c == "" || n == "" || strings.Contains(n, "/") {
-			return nil, fmt.Errorf("%q is not cluster/group", g)
+		k, err := ledgerless.ParseGroupKey(g)
+		if err != nil {
+			return nil, err
 		}
-		groups = append(groups, g)
+		groups = append(groups, k.String())
 	}
 	return groups, nil
 }

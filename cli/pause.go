@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ledgerless/ledgerless"
 )
 
 // Pause, like Patroni's maintenance mode, stops automatic elections: of
@@ -27,7 +29,7 @@ first master. Undo with ledgerless resume. The new configuration is printed.`,
 			if len(args) == 0 {
 				return setPaused(ctx, s, true)
 			}
-			return pauseGroup(ctx, s, args[0]+"/"+args[1], true)
+			return pauseGroup(ctx, s, ledgerless.GroupKey{Cluster: args[0], Group: args[1]}.String(), true)
 		}),
 	}
 }
@@ -46,7 +48,7 @@ covers). The new configuration is printed.`,
 			if len(args) == 0 {
 				return setPaused(ctx, s, false)
 			}
-			return pauseGroup(ctx, s, args[0]+"/"+args[1], false)
+			return pauseGroup(ctx, s, ledgerless.GroupKey{Cluster: args[0], Group: args[1]}.String(), false)
 		}),
 	}
 }

@@ -9,14 +9,10 @@ import (
 	"github.com/ledgerless/ledgerless/client"
 )
 
-// Long polls of --watch.
-const (
-	// watchWait is how long the controller holds a poll without a change.
-	watchWait = 30 * time.Second
-	// minPollInterval spaces out polls that come back at once without a
-	// change, as from a replica that is shutting down.
-	minPollInterval = time.Second
-)
+// Long polls of --watch wait as the SDK's do (client.DefaultPollWait).
+// minPollInterval spaces out polls that come back at once without a
+// change, as from a replica that is shutting down.
+const minPollInterval = time.Second
 
 // watchGroup prints group args[1] of cluster args[0], then again on every
 // change, until ctx ends; ending that way is success. Each poll may take
@@ -65,11 +61,11 @@ func (w *watcher) run(ctx context.Context) error {
 }
 
 // poll reads the group: at once for a negative index, else as soon as
-// its index passes index, or after watchWait.
+// its index passes index, or after client.DefaultPollWait.
 func (w *watcher) poll(ctx context.Context, index int64) (*client.Group, *client.Answer, error) {
 	limit := w.s.timeout
 	if index >= 0 {
-		limit += watchWait
+		limit += client.DefaultPollWait
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
