@@ -25,8 +25,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
-
-	"github.com/ledgerless/ledgerless/store"
 )
 
 // Config sizes a benchmark run.
@@ -145,11 +143,6 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	defer r.raw.close()
-	st, err := store.Open(store.ClientConfig{Endpoints: []string{r.ctl.etcd}, DialTimeout: 10 * time.Second})
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
 
 	rep := &Report{}
 	if rep.Env, err = r.env(ctx); err != nil {
@@ -157,11 +150,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 	// Latencies first: the heartbeat brokers' leases, and the raw ones,
 	// outlive their use by a minute and would then all expire at once.
-	obs, err := observe(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	if rep.Failover, err = r.failovers(ctx, st, obs); err != nil {
+	if rep.Failover, err = r.failovers(ctx); err != nil {
 		return nil, r.failed("failover", err)
 	}
 	ours, answer, err := r.fanout(ctx)

@@ -36,8 +36,21 @@ var failoverModes = []struct{ mode, start string }{
 }
 
 // failovers runs FailoverTrials trials of each mode, one after another,
-// each in a group of its own with a master and a slave in sync.
-func (r *runner) failovers(ctx context.Context, st *store.Store, obs *observer) ([]Failover, error) {
+// each in a group of its own with a master and a slave in sync. The
+// trials watch etcd on their own connection, opened for them alone:
+// the watch would otherwise see every registration of the later phases.
+func (r *runner) failovers(ctx context.Context) ([]Failover, error) {
+	st, err := store.Open(store.ClientConfig{Endpoints: []string{r.ctl.etcd}, DialTimeout: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	obs, err := observe(ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	// The controller elects for an expired master only once it has been
 	// connected to etcd for the master's heartbeat timeout.
 	time.Sleep(time.Until(r.started.Add(failoverTTL + time.Second)))

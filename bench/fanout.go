@@ -8,9 +8,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ledgerless/ledgerless"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/ledgerless/ledgerless"
 )
 
 // The systems of the fan-out comparison.

@@ -10,6 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 )
 
 // rawPrefix is where the raw baseline writes, apart from ledgerless's keys
@@ -103,27 +104,13 @@ func (r *raw) size(ctx context.Context, prefix string) (keys int, bytes int64, e
 // forEach runs fn for i in [from, to), conc at a time, and returns the
 // first error.
 func forEach(ctx context.Context, from, to, conc int, fn func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	next.Store(int64(from))
-	var wg sync.WaitGroup
-	for range max(conc, 1) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= to {
-					return
-				}
-				if err := fn(ctx, i); err != nil {
-					cancel(err)
-				}
-			}
-		})
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(conc, 1))
+	for i := from; i < to && gctx.Err() == nil; i++ {
+		g.Go(func() error { return fn(gctx, i) })
 	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return nil
+	return ctx.Err()
 }

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -154,22 +152,9 @@ func (p *process) stop(within time.Duration) error {
 
 // tail returns the last n lines of a file.
 func tail(path string, n int) string {
-	f, err := os.Open(path)
+	out, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}
-	defer f.Close()
-	var lines []string
-	s := bufio.NewScanner(f)
-	s.Buffer(make([]byte, 1<<20), 1<<20)
-	for s.Scan() {
-		lines = append(lines, s.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	if err := s.Err(); err != nil && !errors.Is(err, bufio.ErrTooLong) {
-		lines = append(lines, err.Error())
-	}
-	return strings.Join(lines, "\n")
+	return lastLines(out, n)
 }

@@ -48,10 +48,10 @@ func TestServeSecured(t *testing.T) {
 	client := &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	first.url = strings.Replace(first.url, "http://", "https://", 1)
-	readyTLS(t, first, client)
+	first.readyVia(t, client)
 	second := start(t, append([]string{"--replica-id", "two", "--etcd-endpoints", etcdURL}, secure...)...)
 	second.url = strings.Replace(second.url, "http://", "https://", 1)
-	readyTLS(t, second, client)
+	second.readyVia(t, client)
 
 	var conns []string
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conns = append(conns, i.Conn.LocalAddr().String()) }}
@@ -95,22 +95,6 @@ func TestServeSecured(t *testing.T) {
 	}
 	second.stop(t)
 	first.stop(t)
-}
-
-// readyTLS waits until the replica answers /readyz over TLS.
-func readyTLS(t *testing.T, p *proc, client *http.Client) {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := client.Get(p.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v not ready in time", p.cmd.Args)
-		}
-	}
 }
 
 // hash runs ledgerless token hash.

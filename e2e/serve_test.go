@@ -101,20 +101,23 @@ func startEnv(t *testing.T, env []string, args ...string) *proc {
 // ready waits until the replica answers /readyz.
 func (p *proc) ready(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(p.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v not ready in time", p.cmd.Args)
-		}
-		time.Sleep(100 * time.Millisecond)
+	p.readyVia(t, http.DefaultClient)
+}
+
+// readyVia waits until the replica answers /readyz through hc.
+func (p *proc) readyVia(t *testing.T, hc *http.Client) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%v ready", p.cmd.Args), 60*time.Second, func() bool { return isReady(hc, p.url) })
+}
+
+// isReady says whether the replica at base answers /readyz with 200.
+func isReady(hc *http.Client, base string) bool {
+	resp, err := hc.Get(base + "/readyz")
+	if err != nil {
+		return false
 	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // stop sends SIGTERM and requires a clean exit within the shutdown timeout.
