@@ -168,13 +168,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	defer func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		defer cancel()
-		if err := shutdownTracing(fctx); err != nil {
-			log.Warn("flushing spans", "err", err)
-		}
-	}()
+	defer provider.Flush(ctx, shutdownTracing, cfg.ShutdownTimeout, log)
 	m := metrics.New()
 	g, gctx := errgroup.WithContext(ctx)
 

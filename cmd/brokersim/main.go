@@ -17,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-	"go.opentelemetry.io/otel"
 
 	"github.com/ledgerless/ledgerless/brokersim"
 	"github.com/ledgerless/ledgerless/client"
@@ -140,14 +139,8 @@ Every flag can be given as a BROKERSIM_* environment variable
 		if err != nil {
 			return err
 		}
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-			defer cancel()
-			if err := flush(ctx); err != nil {
-				log.Warn("flushing spans", "err", err)
-			}
-		}()
-		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
+		defer provider.Flush(cmd.Context(), flush, cfg.ShutdownTimeout, log)
+		provider.LogErrors(log)
 		cfg.TracerProvider = tp
 		b, err := brokersim.New(cfg)
 		if err != nil {

@@ -9,11 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-	"go.opentelemetry.io/otel"
 
 	"github.com/ledgerless/ledgerless/cli"
 	"github.com/ledgerless/ledgerless/cmd/internal/settings"
 	"github.com/ledgerless/ledgerless/server"
+	"github.com/ledgerless/ledgerless/tracing/provider"
 )
 
 func newRoot() *cobra.Command {
@@ -82,7 +82,7 @@ tracing: section. Prometheus metrics are on /metrics whatever the tracing.`,
 			if err != nil {
 				return err
 			}
-			otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { cfg.Logger.Warn("tracing", "err", err) }))
+			provider.LogErrors(cfg.Logger)
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)

@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -97,6 +100,23 @@ func (c *Config) Validate() error {
 // service.name, service.version and service.instance.id.
 type Service struct {
 	Name, Version, Instance string
+}
+
+// Flush calls shutdown, as New returned it, for at most timeout and logs
+// a failure: the spans still buffered are exported before the process
+// exits. It runs even when ctx has ended.
+func Flush(ctx context.Context, shutdown func(context.Context) error, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := shutdown(ctx); err != nil {
+		log.Warn("flushing spans", "err", err)
+	}
+}
+
+// LogErrors sends the errors of OpenTelemetry's exporters, which it
+// reports apart from any call, to log.
+func LogErrors(log *slog.Logger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
 }
 
 // New builds the tracer provider that c, validated, describes, for
