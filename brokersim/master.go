@@ -203,14 +203,16 @@ func (b *Broker) servesLocked(epoch int64) error {
 		default:
 		}
 	}
-	return fmt.Errorf("%w: this broker is %s at masterEpoch %d, not master at %d", errFenced, b.roleName(), b.epoch, epoch)
+	return fmt.Errorf("%w: this broker is %s at masterEpoch %d, not master at %d", errFenced, RoleName(b.role), b.epoch, epoch)
 }
 
-func (b *Broker) roleName() string {
-	if b.role == "" {
+// RoleName names role r for people: "unassigned" until the controller
+// assigned one.
+func RoleName(r ledgerless.Role) string {
+	if r == "" {
 		return "unassigned"
 	}
-	return string(b.role)
+	return string(r)
 }
 
 // refresh reads the group from the controller; a newer masterEpoch

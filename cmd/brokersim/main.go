@@ -212,15 +212,8 @@ func healthCommand() *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("broker %s is not healthy: %w", v.GetString("addr"), err)
 		}
-		fmt.Printf("broker %d: %s at masterEpoch %d, maxOffset %d\n", s.BrokerID, role(s), s.MasterEpoch, s.MaxOffset)
+		fmt.Printf("broker %d: %s at masterEpoch %d, maxOffset %d\n", s.BrokerID, brokersim.RoleName(s.Role), s.MasterEpoch, s.MaxOffset)
 		return nil
 	}
 	return cmd
-}
-
-func role(s brokersim.Status) string {
-	if s.Role == "" {
-		return "unassigned"
-	}
-	return string(s.Role)
 }
