@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ledgerless/ledgerless/client"
 )
 
 // controller is a `ledgerless serve` child process: a controller replica
@@ -70,13 +72,8 @@ func startController(ctx context.Context, binary, dir, id, etcd string) (*contro
 func (c *controller) ready(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := http.Get(c.url + "/readyz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if client.Ready(ctx, http.DefaultClient, c.url) {
+			return nil
 		}
 		select {
 		case <-c.done:

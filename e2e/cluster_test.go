@@ -161,7 +161,7 @@ func (m *etcdMember) waitHealthy(t *testing.T) {
 func (c *cluster) waitControllers(t *testing.T) {
 	t.Helper()
 	for _, u := range c.urls {
-		waitFor(t, u+" ready", 60*time.Second, func() bool { return isReady(http.DefaultClient, u) })
+		waitFor(t, u+" ready", 60*time.Second, func() bool { return client.Ready(context.Background(), http.DefaultClient, u) })
 	}
 }
 

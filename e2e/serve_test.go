@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ledgerless/ledgerless/client"
 )
 
 // The binaries under test, built once by TestMain without the race
@@ -107,17 +109,7 @@ func (p *proc) ready(t *testing.T) {
 // readyVia waits until the replica answers /readyz through hc.
 func (p *proc) readyVia(t *testing.T, hc *http.Client) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%v ready", p.cmd.Args), 60*time.Second, func() bool { return isReady(hc, p.url) })
-}
-
-// isReady says whether the replica at base answers /readyz with 200.
-func isReady(hc *http.Client, base string) bool {
-	resp, err := hc.Get(base + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	waitFor(t, fmt.Sprintf("%v ready", p.cmd.Args), 60*time.Second, func() bool { return client.Ready(context.Background(), hc, p.url) })
 }
 
 // stop sends SIGTERM and requires a clean exit within the shutdown timeout.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ledgerless/ledgerless/client"
 	"github.com/ledgerless/ledgerless/server"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
@@ -56,21 +57,12 @@ func Start(t testing.TB, prefix, id string, configure ...func(*server.Config)) *
 		})
 	}}
 	t.Cleanup(r.Stop)
-	for deadline := time.Now().Add(30 * time.Second); !ready(probe, r.URL); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); !client.Ready(context.Background(), probe, r.URL); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("controller replica %s not ready within 30s", id)
 		}
 	}
 	return r
-}
-
-func ready(probe *http.Client, base string) bool {
-	resp, err := probe.Get(base + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // tlsProbe is a client of a replica serving c that skips verifying the
