@@ -35,8 +35,8 @@ func (h *Handler) register(c *gin.Context) {
 		return
 	}
 	if req.BrokerID != nil {
-		if *req.BrokerID <= 0 {
-			invalid(c, http.StatusBadRequest, "brokerId must be a positive integer")
+		if err := service.BrokerID(*req.BrokerID); err != nil {
+			invalid(c, http.StatusBadRequest, err.Error())
 			return
 		}
 		r.BrokerID = *req.BrokerID
@@ -58,11 +58,12 @@ func (h *Handler) register(c *gin.Context) {
 
 // timeout validates a heartbeatTimeoutMs value.
 func timeout(c *gin.Context, ms int64) (time.Duration, bool) {
-	if ms < ledgerless.MinHeartbeatTimeout.Milliseconds() || ms > ledgerless.MaxHeartbeatTimeout.Milliseconds() {
-		invalid(c, http.StatusBadRequest, "heartbeatTimeoutMs must be 2000-600000")
+	d, err := service.HeartbeatTimeout(ms)
+	if err != nil {
+		invalid(c, http.StatusBadRequest, err.Error())
 		return 0, false
 	}
-	return time.Duration(ms) * time.Millisecond, true
+	return d, true
 }
 
 func (h *Handler) heartbeat(c *gin.Context) {

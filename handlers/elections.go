@@ -3,7 +3,6 @@ package handlers
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -75,12 +74,10 @@ func (h *Handler) alterSyncStateSet(c *gin.Context) {
 		invalid(c, http.StatusBadRequest, detail)
 		return
 	}
-	set := slices.Sorted(slices.Values(req.SyncStateSet))
-	for i, id := range set {
-		if id <= 0 || (i > 0 && set[i-1] == id) {
-			invalid(c, http.StatusBadRequest, "syncStateSet must list distinct positive broker ids")
-			return
-		}
+	set, err := service.SyncStateSet(req.SyncStateSet)
+	if err != nil {
+		invalid(c, http.StatusBadRequest, err.Error())
+		return
 	}
 	st, err := h.svc.AlterSyncStateSet(c.Request.Context(), g, election.Alter{MasterBrokerID: *req.MasterBrokerID,
 		MasterEpoch: *req.MasterEpoch, SyncStateSet: set, SyncStateSetEpoch: *req.SyncStateSetEpoch})
@@ -102,8 +99,9 @@ func (h *Handler) elect(c *gin.Context) {
 	}
 	var id int64
 	if req.BrokerID != nil {
-		if id = *req.BrokerID; id <= 0 {
-			invalid(c, http.StatusBadRequest, "brokerId must be a positive integer")
+		id = *req.BrokerID
+		if err := service.BrokerID(id); err != nil {
+			invalid(c, http.StatusBadRequest, err.Error())
 			return
 		}
 	}

@@ -25,51 +25,51 @@ type Problem struct {
 	RocketMQCode int    `json:"rocketmqCode"`
 }
 
+// condition is the HTTP side of one ledgerless.Condition: the status and
+// title of its problem. Its name and RocketMQ number come from the
+// condition table of package ledgerless, shared with the remoting protocol.
 type condition struct {
 	err    error
 	status int
-	code   string
-	rmq    int
 	title  string
 }
 
-// conditions maps each sentinel error to its HTTP status and RocketMQ code.
+// conditions maps each sentinel error to its HTTP status.
 var conditions = []condition{
-	{ledgerless.ErrFencedMasterEpoch, http.StatusConflict, "FENCED_MASTER_EPOCH", 2000, "Master epoch is fenced"},
-	{ledgerless.ErrFencedSyncStateSetEpoch, http.StatusConflict, "FENCED_SYNC_STATE_SET_EPOCH", 2001, "SyncStateSet epoch is fenced"},
-	{ledgerless.ErrInvalidMaster, http.StatusConflict, "INVALID_MASTER", 2002, "Not the current master"},
-	{ledgerless.ErrInvalidReplicas, http.StatusConflict, "INVALID_REPLICAS", 2003, "Invalid replicas"},
-	{ledgerless.ErrMasterNotAvailable, http.StatusConflict, "MASTER_NOT_AVAILABLE", 2004, "Master not available"},
-	{ledgerless.ErrInvalidRequest, http.StatusBadRequest, "INVALID_REQUEST", 2005, "Invalid request"},
-	{ledgerless.ErrBrokerNotAlive, http.StatusConflict, "BROKER_NOT_ALIVE", 2006, "Broker not alive"},
-	{ledgerless.ErrBrokerMetadataNotExist, http.StatusNotFound, "BROKER_METADATA_NOT_EXIST", 2008, "Group does not exist"},
-	{ledgerless.ErrInvalidCleanBrokerMeta, http.StatusConflict, "INVALID_CLEAN_BROKER_METADATA", 2009, "Cannot clean broker metadata"},
-	{ledgerless.ErrBrokerNeedToBeRegistered, http.StatusNotFound, "BROKER_NEED_TO_BE_REGISTERED", 2010, "Broker is not registered"},
-	{ledgerless.ErrMasterStillExist, http.StatusConflict, "MASTER_STILL_EXIST", 2011, "Master still exists"},
-	{ledgerless.ErrElectMasterFailed, http.StatusConflict, "ELECT_MASTER_FAILED", 2012, "Election failed"},
-	{ledgerless.ErrAlterSyncStateSetFailed, http.StatusConflict, "ALTER_SYNC_STATE_SET_FAILED", 2013, "SyncStateSet change refused"},
-	{ledgerless.ErrBrokerIDInvalid, http.StatusConflict, "BROKER_ID_INVALID", 2014, "Broker id does not match its registerCode"},
-	// ledgerless's own conditions. RocketMQ has no code for a full group;
-	// 2005 (invalid request) is the nearest a broker understands.
-	{ledgerless.ErrTooManyBrokers, http.StatusConflict, "TOO_MANY_BROKERS", 2005, "Group has too many brokers"},
-	{ledgerless.ErrTooManyLongPolls, http.StatusServiceUnavailable, "TOO_MANY_LONG_POLLS", 2, "Too many long polls"},
-	{ledgerless.ErrUnauthenticated, http.StatusUnauthorized, "UNAUTHORIZED", 16, "Authentication required"},
-	{ledgerless.ErrForbidden, http.StatusForbidden, "FORBIDDEN", 16, "Not allowed for this caller"},
-	{ledgerless.ErrUnavailable, http.StatusServiceUnavailable, "UNAVAILABLE", 1, "etcd is unavailable"},
-	{context.DeadlineExceeded, http.StatusServiceUnavailable, "UNAVAILABLE", 1, "etcd is unavailable"},
-	{context.Canceled, http.StatusServiceUnavailable, "UNAVAILABLE", 1, "Request canceled"},
+	{ledgerless.ErrFencedMasterEpoch, http.StatusConflict, "Master epoch is fenced"},
+	{ledgerless.ErrFencedSyncStateSetEpoch, http.StatusConflict, "SyncStateSet epoch is fenced"},
+	{ledgerless.ErrInvalidMaster, http.StatusConflict, "Not the current master"},
+	{ledgerless.ErrInvalidReplicas, http.StatusConflict, "Invalid replicas"},
+	{ledgerless.ErrMasterNotAvailable, http.StatusConflict, "Master not available"},
+	{ledgerless.ErrInvalidRequest, http.StatusBadRequest, "Invalid request"},
+	{ledgerless.ErrBrokerNotAlive, http.StatusConflict, "Broker not alive"},
+	{ledgerless.ErrBrokerMetadataNotExist, http.StatusNotFound, "Group does not exist"},
+	{ledgerless.ErrInvalidCleanBrokerMeta, http.StatusConflict, "Cannot clean broker metadata"},
+	{ledgerless.ErrBrokerNeedToBeRegistered, http.StatusNotFound, "Broker is not registered"},
+	{ledgerless.ErrMasterStillExist, http.StatusConflict, "Master still exists"},
+	{ledgerless.ErrElectMasterFailed, http.StatusConflict, "Election failed"},
+	{ledgerless.ErrAlterSyncStateSetFailed, http.StatusConflict, "SyncStateSet change refused"},
+	{ledgerless.ErrBrokerIDInvalid, http.StatusConflict, "Broker id does not match its registerCode"},
+	{ledgerless.ErrTooManyBrokers, http.StatusConflict, "Group has too many brokers"},
+	{ledgerless.ErrTooManyLongPolls, http.StatusServiceUnavailable, "Too many long polls"},
+	{ledgerless.ErrUnauthenticated, http.StatusUnauthorized, "Authentication required"},
+	{ledgerless.ErrForbidden, http.StatusForbidden, "Not allowed for this caller"},
+	{ledgerless.ErrUnavailable, http.StatusServiceUnavailable, "etcd is unavailable"},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "etcd is unavailable"},
+	{context.Canceled, http.StatusServiceUnavailable, "Request canceled"},
 }
 
 // problemFor maps an error to its problem; unknown errors are 500s.
 func problemFor(err error) Problem {
 	for _, c := range conditions {
 		if errors.Is(err, c.err) {
-			return Problem{Type: problemType + strings.ToLower(c.code), Title: c.title, Status: c.status,
-				Detail: err.Error(), Code: c.code, RocketMQCode: c.rmq}
+			cond, _ := ledgerless.ConditionOf(c.err)
+			return Problem{Type: problemType + strings.ToLower(cond.Code), Title: c.title, Status: c.status,
+				Detail: err.Error(), Code: cond.Code, RocketMQCode: cond.RocketMQ}
 		}
 	}
 	return Problem{Type: problemType + "internal", Title: "Internal error", Status: http.StatusInternalServerError,
-		Detail: err.Error(), Code: "INTERNAL", RocketMQCode: 1}
+		Detail: err.Error(), Code: "INTERNAL", RocketMQCode: ledgerless.RocketMQSystemError}
 }
 
 // fail answers c with the problem for err. Server-side failures are
@@ -105,5 +105,5 @@ func invalid(c *gin.Context, status int, detail string) {
 		title = http.StatusText(status)
 	}
 	writeProblem(c, Problem{Type: problemType + "invalid_request", Title: title, Status: status,
-		Detail: detail, Code: "INVALID_REQUEST", RocketMQCode: 2005})
+		Detail: detail, Code: "INVALID_REQUEST", RocketMQCode: ledgerless.RocketMQInvalidRequest})
 }
