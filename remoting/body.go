@@ -85,6 +85,7 @@ func DecodeBody(b []byte, v any) error {
 // strings included, is copied unchanged.
 func Lenient(b []byte) []byte {
 	out := make([]byte, 0, len(b)+8)
+	var stack []byte // the open containers, '{' or '['
 	inString, escaped, expectKey := false, false, false
 	for i := 0; i < len(b); i++ {
 		ch := b[i]
@@ -103,8 +104,16 @@ func Lenient(b []byte) []byte {
 		switch {
 		case ch == '"':
 			inString, expectKey = true, false
-		case ch == '{' || ch == ',':
-			expectKey = true
+		case ch == '{' || ch == '[':
+			stack = append(stack, ch)
+			expectKey = ch == '{'
+		case ch == '}' || ch == ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			expectKey = false
+		case ch == ',':
+			expectKey = len(stack) > 0 && stack[len(stack)-1] == '{'
 		case expectKey && (ch == '-' || ch >= '0' && ch <= '9'):
 			j := i
 			for j < len(b) && (b[j] == '-' || b[j] >= '0' && b[j] <= '9') {

@@ -147,3 +147,15 @@ func TestPropertiesRoundTrip(t *testing.T) {
 		t.Errorf("encoded %q", got)
 	}
 }
+
+func TestLenient(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"syncStateSet":[1,2],"syncStateSetEpoch":1}`:          `{"syncStateSet":[1,2],"syncStateSetEpoch":1}`,
+		`{"brokerAddrs":{1:"a:1",-2:"b,{3:x"},"s":[{4:[5,6]}]}`: `{"brokerAddrs":{"1":"a:1","-2":"b,{3:x"},"s":[{"4":[5,6]}]}`,
+		`{"k":"esc\"aped 7:","m":{ 8 :1}}`:                      `{"k":"esc\"aped 7:","m":{ "8" :1}}`,
+	} {
+		if got := string(Lenient([]byte(in))); got != want {
+			t.Errorf("Lenient(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

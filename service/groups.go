@@ -198,3 +198,8 @@ func (s *Service) Controller(ctx context.Context) (Controller, error) {
 	}
 	return Controller{Replicas: replicas, Etcd: st, Embedded: s.embedded}, nil
 }
+
+// Replicas lists the controller replicas registered in etcd.
+func (s *Service) Replicas(ctx context.Context) ([]ledgerless.Replica, error) {
+	return s.store.ListReplicas(ctx)
+}
