@@ -35,6 +35,8 @@ type Metrics struct {
 	etcd          *prometheus.HistogramVec
 	etcdByMethod  map[string]prometheus.Observer
 	authFailures  *prometheus.CounterVec
+	remoting      *prometheus.CounterVec
+	remotingTime  *prometheus.HistogramVec
 }
 
 // New returns a registry with the Go runtime and process metrics and
@@ -82,6 +84,14 @@ func New() *Metrics {
 			Name: "ledgerless_auth_failures_total",
 			Help: "Requests refused for missing, malformed or unknown credentials (401) or a role that does not allow them (403: forbidden), by reason.",
 		}, []string{"reason"}),
+		remoting: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledgerless_remoting_requests_total",
+			Help: "RocketMQ remoting requests served, by request code name and outcome (the response code name; oneway for an unanswered heartbeat).",
+		}, []string{"code", "outcome"}),
+		remotingTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ledgerless_remoting_request_duration_seconds", Help: "RocketMQ remoting request latency, by request code name.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}, []string{"code"}),
 	}
 	m.heartbeatsOK = m.heartbeats.WithLabelValues("ok")
 	for _, method := range etcdMethods {
@@ -89,7 +99,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.heartbeats, m.heartbeatTime, m.elections, m.failover,
-		m.groups, m.aliveBrokers, m.withoutMaster, m.etcd, m.authFailures)
+		m.groups, m.aliveBrokers, m.withoutMaster, m.etcd, m.authFailures, m.remoting, m.remotingTime)
 	return m
 }
 
@@ -150,3 +160,10 @@ func (m *Metrics) EtcdRequest(method string, d time.Duration) {
 
 // AuthFailure counts a request refused for its credentials or its role.
 func (m *Metrics) AuthFailure(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
+
+// RemotingRequest counts a RocketMQ remoting request by its code's name
+// and outcome, and times it.
+func (m *Metrics) RemotingRequest(code, outcome string, d time.Duration) {
+	m.remoting.WithLabelValues(code, outcome).Inc()
+	m.remotingTime.WithLabelValues(code).Observe(d.Seconds())
+}
