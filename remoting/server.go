@@ -67,6 +67,7 @@ type Server struct {
 	codes  map[int]handler
 
 	mu     sync.Mutex
+	lns    []net.Listener
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
@@ -103,6 +104,13 @@ func NewServer(opts Options) *Server {
 // Serve accepts connections on ln until it is closed or Shutdown is
 // called; it returns nil then.
 func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -134,11 +142,14 @@ func (s *Server) Go(conn net.Conn) {
 	}()
 }
 
-// Shutdown closes every connection and waits, until ctx ends, for the
+// Shutdown stops the listeners given to Serve, closes every connection and waits, until ctx ends, for the
 // requests being handled to finish.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
+	for _, ln := range s.lns {
+		_ = ln.Close()
+	}
 	for c := range s.conns {
 		_ = c.SetReadDeadline(time.Now()) // let the request in hand answer, then stop reading
 	}

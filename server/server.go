@@ -21,6 +21,7 @@ import (
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/handlers"
 	"github.com/ledgerless/ledgerless/metrics"
+	"github.com/ledgerless/ledgerless/remoting"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/tracing"
@@ -47,6 +48,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Reconcile       time.Duration // election safety-net period
 	Logger          *slog.Logger
+
+	// Remoting says where RocketMQ's remoting protocol is served.
+	Remoting Remoting
 
 	TLS      TLS
 	AuthFile string // the credentials file; empty: no authentication
@@ -90,6 +94,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("listen %q: want host:port or :port", c.Listen)
 	}
 	if err := c.validateSecurity(); err != nil {
+		return err
+	}
+	if err := c.Remoting.validate(c.Listen, c.ReplicaID); err != nil {
 		return err
 	}
 	if c.AdvertiseURL == "" {
@@ -201,8 +208,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	rsrv := remoting.NewServer(remoting.Options{Service: svc, ReplicaID: cfg.ReplicaID, Address: cfg.Remoting.Advertise,
+		Logger: log, TracerProvider: tp, Observer: m})
 	srv := &http.Server{
-		Handler:           handlers.New(svc, log, m, tp, sec.handlerOptions()...),
+		Handler:           withTLSState(handlers.New(svc, log, m, tp, sec.handlerOptions()...)),
+		ConnContext:       connContext,
 		ReadHeaderTimeout: min(10*time.Second, cfg.Limits.ReadTimeout),
 		ReadTimeout:       cfg.Limits.ReadTimeout,
 		WriteTimeout:      service.MaxWait + 30*time.Second, // long polls
@@ -211,7 +221,12 @@ func Run(ctx context.Context, cfg Config) error {
 		TLSConfig:         sec.serverConfig(),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	serveHTTP, serveRemoting, err := listeners(cfg, ln, srv, rsrv, log)
+	if err != nil {
+		return err
+	}
 	log.Info("controller replica serving", "replica", cfg.ReplicaID, "listen", ln.Addr().String(),
+		"remoting", cfg.Remoting.describe(), "remotingAdvertise", cfg.Remoting.Advertise,
 		"advertise", cfg.AdvertiseURL, "etcd", etcdCfg.Endpoints, "version", cfg.Version,
 		"tracing", cfg.Tracing.Exporter)
 
@@ -221,26 +236,23 @@ func Run(ctx context.Context, cfg Config) error {
 			Version: cfg.Version, StartedAt: time.Now()}, func(err error) { log.Warn("replica registration", "err", err) })
 	})
 	g.Go(func() error { return sec.Run(gctx, cfg.Reload) })
-	g.Go(func() error {
-		serve := srv.Serve
-		if srv.TLSConfig != nil {
-			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
-		}
-		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
+	g.Go(serveHTTP)
+	g.Go(serveRemoting)
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 		svc.Drain()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			return fmt.Errorf("http shutdown: %w", err)
+		herr := srv.Shutdown(sctx)
+		if herr != nil {
+			herr = fmt.Errorf("http shutdown: %w", herr)
 		}
-		return nil
+		rerr := rsrv.Shutdown(sctx)
+		if rerr != nil {
+			rerr = fmt.Errorf("remoting shutdown: %w", rerr)
+		}
+		return errors.Join(herr, rerr)
 	})
 	err = g.Wait()
 	log.Info("stopped", "err", err)

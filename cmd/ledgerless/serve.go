@@ -41,7 +41,12 @@ func newServe() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a controller replica",
-		Long: `Run a controller replica serving the REST API.
+		Long: `Run a controller replica serving the REST API and, on the same port,
+RocketMQ's remoting protocol: stock RocketMQ 5.1.1+ brokers in controller
+mode and mqadmin use a replica as their controller when their
+controllerAddr lists the replicas' --listen addresses (see docs/rocketmq.md).
+Every replica answers every request, and reports itself as the leader at
+--remoting-advertise, which must be an address brokers can reach.
 
 With no --etcd-endpoints, the replica starts an embedded etcd member in
 --data-dir (a single member by default; give --embedded-initial-cluster to
@@ -93,7 +98,9 @@ tracing: section. Prometheus metrics are on /metrics whatever the tracing.`,
 	d := server.Defaults()
 	f := cmd.Flags()
 	f.String("config", "", "YAML configuration file")
-	f.String("listen", d.Listen, "HTTP listen address")
+	f.String("listen", d.Listen, "listen address of the REST API and, unless --remoting-listen says otherwise, of RocketMQ's remoting protocol")
+	f.String("remoting-listen", "", "RocketMQ remoting protocol (stock brokers, mqadmin): empty shares the --listen port, off turns it off, host:port gives it a port of its own")
+	f.String("remoting-advertise", "", "host:port brokers reach this replica's remoting protocol at, reported to them as the controller leader (default <replica-id>:<remoting port>)")
 	f.String("advertise-url", "", "URL other replicas and operators reach this replica at (default http://<replica-id>:<listen port>)")
 	f.String("data-dir", d.DataDir, "directory of the embedded etcd's data")
 	f.String("replica-id", d.ReplicaID, "this replica's name, unique among replicas (default: host name)")
@@ -141,6 +148,7 @@ func serveConfig(v *viper.Viper, stdout, stderr io.Writer) (server.Config, error
 	cfg.Logger = log
 	cfg.Listen = v.GetString("listen")
 	cfg.AdvertiseURL = v.GetString("advertise-url")
+	cfg.Remoting = server.Remoting{Listen: v.GetString("remoting-listen"), Advertise: v.GetString("remoting-advertise")}
 	cfg.DataDir = v.GetString("data-dir")
 	cfg.ReplicaID = v.GetString("replica-id")
 	cfg.Etcd.Endpoints = settings.List(v.GetStringSlice("etcd-endpoints"))
