@@ -138,7 +138,17 @@ func (s *Server) heartbeat(ctx context.Context, req *Command, r *reply) *Command
 	}
 	beat.Data = ledgerless.HeartbeatData{Epoch: nonNeg("epoch", 0), MaxOffset: nonNeg("maxOffset", 0),
 		ConfirmOffset: nonNeg("confirmOffset", 0), ElectionPriority: nonNeg("electionPriority", 1<<31-1)}
-	if _, err := s.opts.Service.Heartbeat(ctx, g, id, beat); err != nil {
+	if r.conn != nil {
+		ids := r.conn.brokers[g]
+		if ids == nil {
+			ids = map[int64]func(){}
+			r.conn.brokers[g] = ids
+		}
+		if _, seen := ids[id]; !seen {
+			ids[id] = s.opts.Service.Connected(g, id)
+		}
+	}
+	if err := s.opts.Service.SharedHeartbeat(ctx, g, id, beat); err != nil {
 		s.log.DebugContext(ctx, "remoting heartbeat refused", "group", g.String(), "broker", id, "err", err)
 		return fail(req, err, nil, nil)
 	}

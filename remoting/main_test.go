@@ -26,7 +26,11 @@ type controller struct {
 func startController(t testing.TB, prefix, id string, opts ...func(*Options)) *controller {
 	t.Helper()
 	st := storetest.Open(t, prefix)
-	svc := service.New(service.Options{Store: st, ReplicaID: id, Reconcile: 200 * time.Millisecond})
+	var o Options
+	for _, f := range opts {
+		f(&o)
+	}
+	svc := service.New(service.Options{Store: st, ReplicaID: id, Reconcile: 200 * time.Millisecond, TracerProvider: o.TracerProvider})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -39,10 +43,7 @@ func startController(t testing.TB, prefix, id string, opts ...func(*Options)) *c
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Service: svc, ReplicaID: id, Address: ln.Addr().String()}
-	for _, f := range opts {
-		f(&o)
-	}
+	o.Service, o.ReplicaID, o.Address = svc, id, ln.Addr().String()
 	srv := NewServer(o)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/tracing"
 )
@@ -197,6 +198,8 @@ func (s *Server) untrack(c net.Conn) {
 func (s *Server) serveConn(conn net.Conn) {
 	peer := conn.RemoteAddr().String()
 	r := bufio.NewReaderSize(conn, 16<<10)
+	cs := &connState{brokers: map[ledgerless.GroupKey]map[int64]func(){}}
+	defer cs.close()
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
 		if _, err := r.Peek(1); err != nil {
@@ -217,7 +220,7 @@ func (s *Server) serveConn(conn net.Conn) {
 		if req.IsResponse() {
 			continue // nothing is asked of our peers on this connection
 		}
-		resp := s.handle(req, peer)
+		resp := s.handle(req, peer, cs)
 		if resp == nil {
 			continue
 		}
@@ -248,21 +251,36 @@ func (s *Server) closing(peer string, err error) {
 	}
 }
 
+// connState is what the server knows of one connection: the brokers
+// that heartbeat on it, whose connections service counts.
+type connState struct {
+	brokers map[ledgerless.GroupKey]map[int64]func()
+}
+
+func (c *connState) close() {
+	for _, ids := range c.brokers {
+		for _, closed := range ids {
+			closed()
+		}
+	}
+}
+
 // reply collects what a request's span and metric say about it.
 type reply struct {
 	attrs []attribute.KeyValue
+	conn  *connState
 }
 
 func (r *reply) add(kv ...attribute.KeyValue) { r.attrs = append(r.attrs, kv...) }
 
 // handle answers one request: its response, or nil for a oneway one.
-func (s *Server) handle(req *Command, peer string) (resp *Command) {
+func (s *Server) handle(req *Command, peer string, cs *connState) (resp *Command) {
 	start := time.Now()
 	name := RequestName(req.Code)
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
 	defer cancel()
 	ctx, span := tracing.Start(ctx, s.tracer, "rocketmq "+name, trace.WithSpanKind(trace.SpanKindServer))
-	rep := &reply{}
+	rep := &reply{conn: cs}
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.ErrorContext(ctx, "panic serving remoting request", "code", req.Code, "panic", p)

@@ -59,6 +59,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	members map[memberKey]*memberEntry
+	conns   map[memberKey]int // open connections of each broker to this replica
 
 	draining     chan struct{} // closed by Drain
 	drainingOnce sync.Once
@@ -74,6 +75,10 @@ type memberKey struct {
 type memberEntry struct {
 	mu sync.Mutex
 	m  *store.Member
+	// renewer: this replica wrote m's heartbeat record, and so renews the
+	// broker's lease for the heartbeats that every replica receives
+	// (SharedHeartbeat).
+	renewer bool
 }
 
 // New returns a Service; Run starts its background work.
@@ -86,7 +91,7 @@ func New(opts Options) *Service {
 	}
 	s := &Service{store: opts.Store, replica: opts.ReplicaID, log: opts.Logger, tracer: tracing.Tracer(opts.TracerProvider),
 		now: opts.Now, embedded: opts.Embedded, maxLongPolls: opts.MaxLongPolls, maxBrokers: opts.MaxBrokersPerGroup,
-		members: map[memberKey]*memberEntry{}, draining: make(chan struct{})}
+		members: map[memberKey]*memberEntry{}, conns: map[memberKey]int{}, draining: make(chan struct{})}
 	s.elector = election.NewElector(election.Options{Store: opts.Store, Replica: opts.ReplicaID,
 		Logger: opts.Logger, Now: opts.Now, Reconcile: opts.Reconcile,
 		ConnectedFor:   func() time.Duration { return s.hub.ConnectedFor() },
