@@ -34,6 +34,9 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	// Observer is told of elections and reconciles; nil: nobody.
 	Observer Observer
+	// Elected, when set, is called after every election this replica
+	// commits, with the history entry; it must not block.
+	Elected func(ledgerless.GroupKey, ledgerless.HistoryEntry)
 }
 
 // Elector runs automatic elections for every group and commits admin ones.

@@ -58,6 +58,9 @@ func (e *Elector) Committed(ctx context.Context, g ledgerless.GroupKey, h ledger
 		"masterEpoch", h.MasterEpoch, "replica", h.Replica)
 	outcome := outcomeOf(h)
 	e.opts.Observer.Election(h.Reason, outcome)
+	if e.opts.Elected != nil {
+		e.opts.Elected(g, h)
+	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent("election", trace.WithAttributes(tracing.Reason.String(h.Reason), tracing.Outcome.String(outcome),
 			tracing.MasterEpoch.Int64(h.MasterEpoch), tracing.BrokerID.Int64(h.NewMasterBrokerID)))

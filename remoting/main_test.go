@@ -47,6 +47,10 @@ func startController(t testing.TB, prefix, id string, opts ...func(*Options)) *c
 	srv := NewServer(o)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	notifier := NewNotifier(svc, nil)
+	svc.OnElection(notifier.Elected)
+	notified := make(chan error, 1)
+	go func() { notified <- notifier.Run(ctx) }()
 	t.Cleanup(func() {
 		_ = ln.Close()
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -57,6 +61,7 @@ func startController(t testing.TB, prefix, id string, opts ...func(*Options)) *c
 		}
 		cancel()
 		<-done
+		<-notified
 	})
 	return &controller{svc: svc, srv: srv, addr: ln.Addr().String()}
 }

@@ -238,6 +238,11 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error { return sec.Run(gctx, cfg.Reload) })
 	g.Go(serveHTTP)
 	g.Go(serveRemoting)
+	if !cfg.Remoting.off() {
+		notifier := remoting.NewNotifier(svc, log)
+		svc.OnElection(notifier.Elected)
+		g.Go(func() error { return notifier.Run(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)

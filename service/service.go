@@ -61,6 +61,8 @@ type Service struct {
 	members map[memberKey]*memberEntry
 	conns   map[memberKey]int // open connections of each broker to this replica
 
+	listeners []func(ledgerless.GroupKey, ledgerless.HistoryEntry) // of elections; guarded by mu
+
 	draining     chan struct{} // closed by Drain
 	drainingOnce sync.Once
 }
@@ -95,7 +97,7 @@ func New(opts Options) *Service {
 	s.elector = election.NewElector(election.Options{Store: opts.Store, Replica: opts.ReplicaID,
 		Logger: opts.Logger, Now: opts.Now, Reconcile: opts.Reconcile,
 		ConnectedFor:   func() time.Duration { return s.hub.ConnectedFor() },
-		TracerProvider: opts.TracerProvider, Observer: opts.Observer})
+		TracerProvider: opts.TracerProvider, Observer: opts.Observer, Elected: s.elected})
 	s.hub = newHub(opts.Store, opts.Logger, opts.Now, s.leaseLost, s.Group)
 	return s
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/ledgerless/ledgerless"
@@ -107,4 +108,22 @@ func (s *Service) Connections(g ledgerless.GroupKey, id int64) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns[memberKey{g, id}]
+}
+
+// OnElection registers fn to be called after every election this replica
+// commits (a push primitive: RocketMQ's NOTIFY_BROKER_ROLE_CHANGED). fn
+// must not block.
+func (s *Service) OnElection(fn func(ledgerless.GroupKey, ledgerless.HistoryEntry)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listeners = append(s.listeners, fn)
+}
+
+func (s *Service) elected(g ledgerless.GroupKey, h ledgerless.HistoryEntry) {
+	s.mu.Lock()
+	fns := slices.Clone(s.listeners)
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn(g, h)
+	}
 }
