@@ -25,9 +25,23 @@ import (
 //	certificates:
 //	  - {name: broker-a, role: broker, commonName: broker-a.c1, clusters: [c1]}
 //	  - {name: dashboard, role: reader, uri: "spiffe://example.org/dashboard"}
+//	accessKeys:
+//	  - {name: rocketmq-brokers, role: broker, accessKey: brokers, secretKey: s3cret, clusters: [DefaultCluster]}
+//
+// Access keys are RocketMQ's ACL credentials (AccessKey and SecretKey),
+// with which stock brokers and mqadmin sign remoting requests. A
+// signature is an HMAC of the request keyed by the secret, so the file
+// holds the secret itself: keep it readable by the replica only.
 type file struct {
 	Tokens       []tokenEntry       `json:"tokens"`
 	Certificates []certificateEntry `json:"certificates"`
+	AccessKeys   []accessKeyEntry   `json:"accessKeys"`
+}
+
+type accessKeyEntry struct {
+	entry
+	AccessKey string `json:"accessKey"`
+	SecretKey string `json:"secretKey"`
 }
 
 type entry struct {
@@ -50,9 +64,15 @@ type certificateEntry struct {
 
 // Credentials are the callers of one version of the credentials file.
 type Credentials struct {
-	tokens []token
-	byCN   map[string]*Principal
-	byURI  map[string]*Principal
+	accessKeys map[string]accessKey
+	tokens     []token
+	byCN       map[string]*Principal
+	byURI      map[string]*Principal
+}
+
+type accessKey struct {
+	secret string
+	p      *Principal
 }
 
 type token struct {
@@ -66,7 +86,7 @@ func Parse(data []byte) (*Credentials, error) {
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
 		return nil, err
 	}
-	c := &Credentials{byCN: map[string]*Principal{}, byURI: map[string]*Principal{}}
+	c := &Credentials{byCN: map[string]*Principal{}, byURI: map[string]*Principal{}, accessKeys: map[string]accessKey{}}
 	names := map[string]bool{}
 	for i, t := range f.Tokens {
 		p, err := t.principal(names)
@@ -85,6 +105,19 @@ func Parse(data []byte) (*Credentials, error) {
 			}
 		}
 		c.tokens = append(c.tokens, tok)
+	}
+	for i, k := range f.AccessKeys {
+		p, err := k.principal(names)
+		if err != nil {
+			return nil, fmt.Errorf("accessKeys[%d]: %w", i, err)
+		}
+		if k.AccessKey == "" || k.SecretKey == "" {
+			return nil, fmt.Errorf("accessKeys[%d] %q: accessKey and secretKey are required", i, k.Name)
+		}
+		if other, dup := c.accessKeys[k.AccessKey]; dup {
+			return nil, fmt.Errorf("accessKeys[%d] %q: same accessKey as %q", i, k.Name, other.p.Name)
+		}
+		c.accessKeys[k.AccessKey] = accessKey{secret: k.SecretKey, p: p}
 	}
 	for i, e := range f.Certificates {
 		p, err := e.principal(names)
@@ -172,6 +205,12 @@ func (c *Credentials) Certificate(cert *x509.Certificate) (*Principal, bool) {
 	}
 	p, ok := c.byCN[cert.Subject.CommonName]
 	return p, ok && cert.Subject.CommonName != ""
+}
+
+// AccessKey returns the caller of a RocketMQ access key and its secret.
+func (c *Credentials) AccessKey(key string) (p *Principal, secret string, ok bool) {
+	k, ok := c.accessKeys[key]
+	return k.p, k.secret, ok
 }
 
 // Counts says how many tokens and certificate subjects c knows.

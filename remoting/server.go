@@ -54,7 +54,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// MaxFrame is the frame limit (default 16 MiB).
 	MaxFrame int
-	// Auth, when set, verifies every request's ACL signature.
+	// Auth, when set, verifies every request's ACL signature and its
+	// caller's role: no request is served unsigned.
 	Auth Authenticator
 }
 
@@ -306,7 +307,7 @@ func (s *Server) handle(req *Command, peer string, cs *connState) (resp *Command
 		tracing.End(span, outcome, err)
 	}()
 	if s.opts.Auth != nil {
-		if err := s.opts.Auth.Verify(req); err != nil {
+		if err := s.authorize(ctx, req); err != nil {
 			s.obs.AuthFailure(authReason(err))
 			s.log.WarnContext(ctx, "remoting request refused", "code", req.Code, "peer", peer, "err", err)
 			return req.Response(NoPermission, err.Error())

@@ -208,8 +208,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	rsrv := remoting.NewServer(remoting.Options{Service: svc, ReplicaID: cfg.ReplicaID, Address: cfg.Remoting.Advertise,
-		Logger: log, TracerProvider: tp, Observer: m})
+	ropts := remoting.Options{Service: svc, ReplicaID: cfg.ReplicaID, Address: cfg.Remoting.Advertise,
+		Logger: log, TracerProvider: tp, Observer: m}
+	if sec.auth != nil {
+		ropts.Auth = remoting.ACL{Auth: sec.auth}
+	}
+	rsrv := remoting.NewServer(ropts)
 	srv := &http.Server{
 		Handler:           withTLSState(handlers.New(svc, log, m, tp, sec.handlerOptions()...)),
 		ConnContext:       connContext,
