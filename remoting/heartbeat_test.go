@@ -131,3 +131,25 @@ func TestHeartbeatsFromEveryReplica(t *testing.T) {
 		t.Error("nobody took over the renewals")
 	}
 }
+
+// TestBrokerIDsNeverReused: ids come from the group's one counter, shared
+// with REST brokers, and a group cleaned away and created again goes on
+// counting; an id that is not the next one is refused.
+func TestBrokerIDsNeverReused(t *testing.T) {
+	c := startController(t, storetest.Prefix(t), "r1")
+	cl := dial(t, c.addr)
+	if id := startBroker(t, cl, "127.0.0.1:30911"); id != 1 {
+		t.Fatalf("first id %d", id)
+	}
+	names := Fields{{"clusterName", "c1"}, {"brokerName", "g1"}}
+	skip := append(names, Field{"appliedBrokerId", "5"}, Field{"registerCheckCode", "127.0.0.1:30931;1"})
+	if resp := invoke(t, cl, Request(ApplyBrokerID, skip, nil)); resp.Code != 2014 {
+		t.Errorf("applying id 5 when 2 is next: %s", ResponseName(resp.Code))
+	}
+	if resp := invoke(t, cl, Request(CleanBrokerData, names, nil)); resp.Code != Success {
+		t.Fatalf("1011: %s %q", ResponseName(resp.Code), resp.Remark)
+	}
+	if id := startBroker(t, cl, "127.0.0.1:30921"); id != 2 {
+		t.Errorf("after the group was cleaned, the next broker got id %d, want 2", id)
+	}
+}

@@ -56,9 +56,7 @@ func (s *Service) NextBrokerID(ctx context.Context, g ledgerless.GroupKey) (int6
 	if err != nil {
 		return 0, err
 	}
-	if !snap.Exists() {
-		return max(snap.Group.State.NextBrokerID, 1), nil
-	}
+	// A removed group's state keeps its counter: ids are never reused.
 	return max(snap.Group.State.NextBrokerID, 1), nil
 }
 
