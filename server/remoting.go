@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/ledgerless/ledgerless/remoting"
 )
@@ -84,7 +85,7 @@ func listeners(cfg Config, ln net.Listener, srv *http.Server, rsrv *remoting.Ser
 			tlsConfig.NextProtos = []string{"h2", "http/1.1"}
 			srv.TLSConfig = tlsConfig
 		}
-		mux := newPortMux(ln, tlsConfig, rsrv.Go, log, cfg.Limits.ReadTimeout)
+		mux := newPortMux(ln, tlsConfig, rsrv.Go, log, min(10*time.Second, cfg.Limits.ReadTimeout))
 		serveRemoting = mux.Run
 		return func() error { return httpDone(srv.Serve(mux)) }, serveRemoting, nil
 	}
