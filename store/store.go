@@ -125,6 +125,7 @@ type Snapshot struct {
 	Revision int64                    // etcd revision of the read
 	stateRev int64                    // ModRevision of the state key; 0 when the group never existed
 	removed  bool                     // the group was removed; Group.State is what a new one continues from
+	fence    string                   // the restore fence of a fenced state, kept by its writes
 	members  map[int64]memberRevs
 }
 
@@ -232,7 +233,7 @@ func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func
 		}
 		snaps[p.group] = &Snapshot{
 			Group:  ledgerless.Group{Key: p.group, State: rec.state(), Index: kv.ModRevision, Paused: cfg.GroupPaused(p.group)},
-			Config: cfg, stateRev: kv.ModRevision, removed: rec.Removed, members: map[int64]memberRevs{},
+			Config: cfg, stateRev: kv.ModRevision, removed: rec.Removed, fence: rec.Restored, members: map[int64]memberRevs{},
 		}
 	}
 	brokers := map[ledgerless.GroupKey]map[int64]*ledgerless.Broker{}
