@@ -165,10 +165,13 @@ func (s *Store) fenceGroups(ctx context.Context, f Fence, guard, replica string,
 		next := rec
 		next.MasterEpoch += f.EpochMargin
 		next.SyncStateSetEpoch += f.EpochMargin
-		next.V, next.Restored = maxSchemaVersion, f.ID
+		next.Restored = f.ID
 		if rec.Removed {
+			// Nothing to misread in what is left of a removed group: the
+			// record stays at version 1, whose readers ignore the mark.
 			next.EpochBase = next.MasterEpoch
 		} else {
+			next.V = maxSchemaVersion
 			next.MasterBrokerID, next.MasterAddress = 0, ""
 			h := ledgerless.HistoryEntry{MasterEpoch: next.MasterEpoch, Time: now, Reason: ledgerless.ReasonRestored,
 				OldMasterBrokerID: rec.MasterBrokerID, Replica: replica}

@@ -39,8 +39,9 @@ type stateRecord struct {
 	// Removed marks what is left of a removed group: its epochs and next
 	// broker id, which the group continues from if it is created again.
 	Removed bool `json:"removed,omitempty"`
-	// Restored (version 2) names the restore fence that fenced the group
-	// (of a removed group: that raised its epochs); empty when none did.
+	// Restored names the restore fence that fenced the group (version 2),
+	// or that raised a removed group's epochs (version 1 still: nothing
+	// to misread there); empty when none did.
 	Restored string `json:"restored,omitempty"`
 }
 
