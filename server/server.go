@@ -202,6 +202,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0, TracerProvider: tp, Observer: m,
 		MaxLongPolls: cfg.Limits.MaxLongPolls, MaxBrokersPerGroup: cfg.Limits.MaxBrokersPerGroup})
 	m.LongPolls(svc.Hub().Waiters)
+	m.LongPollLimit(cfg.Limits.MaxLongPolls)
+	m.EtcdConnected(svc.Hub().ConnectedFor)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
