@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -40,6 +41,15 @@ import (
 // newest data, normally the master the brokers followed: brokers resume
 // under it at an epoch higher than any they saw. A removed group's epochs
 // go up by the margin too, for a group created again under its name.
+//
+// Broker ids go up by the margin too: a broker registered after the
+// snapshot is unknown to the restored state, registers again and must not
+// get an id another broker had since the snapshot.
+//
+// Groups created after the snapshot are not in it. A group that does not
+// exist starts, after a restore, where a fenced group stands: its epochs
+// and next broker id at the sum of every applied fence's margin, fenced
+// (see Store.ReadGroup), so that its brokers too see epochs go up only.
 //
 // A fence is applied once however many replicas try: restores/<ID> records
 // it, and a group already fenced by ID is not fenced again.
@@ -165,6 +175,7 @@ func (s *Store) fenceGroups(ctx context.Context, f Fence, guard, replica string,
 		next := rec
 		next.MasterEpoch += f.EpochMargin
 		next.SyncStateSetEpoch += f.EpochMargin
+		next.NextBrokerID += f.EpochMargin
 		next.Restored = f.ID
 		if rec.Removed {
 			// Nothing to misread in what is left of a removed group: the
@@ -195,4 +206,26 @@ func (s *Store) fenceGroups(ctx context.Context, f Fence, guard, replica string,
 		fenced++
 	}
 	return fenced, conflicts, nil
+}
+
+// restoreFloor is where a group that does not exist starts: the sum of the
+// margins of every fence applied, and the latest fence's id ("" and 0
+// when no restore ever happened).
+func (s *Store) restoreFloor(ctx context.Context) (floor int64, fence string, err error) {
+	resp, err := s.cli.Get(ctx, s.k.kind(kindRestores), clientv3.WithPrefix())
+	if err != nil {
+		return 0, "", translate("read restore fences", err)
+	}
+	var latest int64
+	for _, kv := range resp.Kvs {
+		var rec fenceRecord
+		if err := decode(string(kv.Key), kv.Value, &rec); err != nil {
+			return 0, "", err
+		}
+		floor += rec.EpochMargin
+		if kv.ModRevision > latest {
+			latest, fence = kv.ModRevision, strings.TrimPrefix(string(kv.Key), s.k.kind(kindRestores))
+		}
+	}
+	return floor, fence, nil
 }

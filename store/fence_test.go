@@ -93,7 +93,7 @@ func TestApplyFence(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := snap.Group.State
-	want := ledgerless.State{MasterEpoch: 1007, SyncStateSet: []int64{1, 2}, SyncStateSetEpoch: 1004, NextBrokerID: 3, Restored: true}
+	want := ledgerless.State{MasterEpoch: 1007, SyncStateSet: []int64{1, 2}, SyncStateSetEpoch: 1004, NextBrokerID: 1003, Restored: true}
 	if !st.Equal(want) {
 		t.Errorf("fenced state %+v, want %+v", st, want)
 	}
@@ -120,6 +120,23 @@ func TestApplyFence(t *testing.T) {
 		t.Errorf("removed group after the fence: exists %v, state %+v; want removed at masterEpoch 1003", removed.Exists(), removed.Group.State)
 	}
 
+	// A group the snapshot does not know starts fenced, above the margin.
+	created := ledgerless.GroupKey{Cluster: "c", Group: "created-after-the-snapshot"}
+	fresh, err := s.ReadGroup(ctxT(t), created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFresh := ledgerless.State{MasterEpoch: 1000, EpochBase: 1000, SyncStateSetEpoch: 1000, NextBrokerID: 1000, Restored: true}
+	if fresh.Exists() || !fresh.Group.State.Equal(wantFresh) {
+		t.Errorf("a group the snapshot lacks: exists %v, state %+v; want %+v", fresh.Exists(), fresh.Group.State, wantFresh)
+	}
+	if err := s.Txn(fresh).PutState(fresh.Group.State).Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if fresh, _ = s.ReadGroup(ctxT(t), created); !fresh.Exists() || !fresh.Group.State.Equal(wantFresh) {
+		t.Errorf("created after the restore: %+v, want %+v", fresh.Group.State, wantFresh)
+	}
+
 	// Writes to a fenced group keep the fence until an election clears it.
 	if err := s.Txn(snap).PutState(func() ledgerless.State { n := st; n.NextBrokerID = 4; return n }()).Commit(ctxT(t)); err != nil {
 		t.Fatal(err)
@@ -129,8 +146,11 @@ func TestApplyFence(t *testing.T) {
 	}
 	// A fence of another snapshot applies again.
 	next, err := s.ApplyFence(ctxT(t), store.Fence{ID: "fedcba9876543210", EpochMargin: 10}, "r", time.Now())
-	if err != nil || next.Groups != 2 {
-		t.Errorf("a second restore's fence: %+v, %v; want 2 groups", next, err)
+	if err != nil || next.Groups != 3 {
+		t.Errorf("a second restore's fence: %+v, %v; want 3 groups", next, err)
+	}
+	if other, _ := s.ReadGroup(ctxT(t), ledgerless.GroupKey{Cluster: "c", Group: "other"}); other.Group.State.MasterEpoch != 1010 {
+		t.Errorf("a new group after two restores at masterEpoch %d, want the margins' sum 1010", other.Group.State.MasterEpoch)
 	}
 }
 

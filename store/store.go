@@ -148,7 +148,17 @@ func (s *Store) ReadGroup(ctx context.Context, g ledgerless.GroupKey) (*Snapshot
 	if snap, ok := snaps[g]; ok {
 		return snap, nil
 	}
-	return &Snapshot{Group: ledgerless.Group{Key: g}, Config: cfg, members: map[int64]memberRevs{}}, nil
+	// A group that does not exist starts above every restore (see Fence).
+	floor, fence, err := s.restoreFloor(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read group %s: %w", g, err)
+	}
+	snap := &Snapshot{Group: ledgerless.Group{Key: g}, Config: cfg, members: map[int64]memberRevs{}}
+	if floor > 0 {
+		snap.Group.State = ledgerless.State{MasterEpoch: floor, EpochBase: floor, SyncStateSetEpoch: floor, NextBrokerID: floor, Restored: true}
+		snap.fence = fence
+	}
+	return snap, nil
 }
 
 // ReadCluster reads every group of a cluster, sorted by name.
