@@ -110,16 +110,19 @@ func TestDisasterDrill(t *testing.T) {
 			"--embedded-peer-url", r.peerURL, "--embedded-initial-cluster", initial)
 		t.Logf("snapshot restore %s: %s", r.name, strings.TrimSpace(out))
 	}
+	restarted := time.Now()
 	for _, p := range c.controllers {
 		p.start(t)
 	}
 	c.waitControllers(t)
+	t.Logf("replicas ready %s after their start on the restored members", time.Since(restarted).Round(time.Millisecond))
 
 	for _, g := range c.groups {
 		v, _ := g.waitView(t, "a master above every epoch before the disaster, all brokers in sync", 60*time.Second, func(v *client.Group) bool {
 			return v.MasterEpoch > before[g.name] && fullSet(v)
 		})
-		t.Logf("%s: masterEpoch %d before the disaster, %d after the restore", g.name, before[g.name], v.MasterEpoch)
+		t.Logf("%s: masterEpoch %d before the disaster, %d after the restore, elected %s after the replicas started",
+			g.name, before[g.name], v.MasterEpoch, c.electedAt(t, g, v.MasterEpoch).Sub(restarted).Round(time.Millisecond))
 		waitFor(t, g.name+" writes acknowledged after the restore", 30*time.Second, func() bool {
 			return len(g.readAcks(t)) > acksBefore[g.name]+10
 		})
