@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -235,5 +236,44 @@ func TestSnapshotSaveRestore(t *testing.T) {
 	}
 	if _, ok, err := store.PendingFence(restored); ok || err != nil {
 		t.Errorf("fence pending after clearing: %v %v", ok, err)
+	}
+}
+
+// BenchmarkApplyFence fences 100 groups of two brokers each; compare with
+// BenchmarkPutState, one state write of one group, in the same run.
+func BenchmarkApplyFence(b *testing.B) {
+	const groups = 100
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		s := storetest.Open(b, storetest.Prefix(b))
+		for n := range groups {
+			gk := ledgerless.GroupKey{Cluster: "c", Group: fmt.Sprintf("g%d", n)}
+			snap, err := s.ReadGroup(ctxT(b), gk)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Txn(snap).PutState(ledgerless.State{MasterBrokerID: 1, MasterEpoch: 3, SyncStateSet: []int64{1, 2}, SyncStateSetEpoch: 2, NextBrokerID: 3}).Commit(ctxT(b)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		res, err := s.ApplyFence(ctxT(b), store.Fence{ID: fmt.Sprintf("%016d", i), EpochMargin: 1000}, "bench", time.Now())
+		if err != nil || res.Groups != groups {
+			b.Fatalf("fence %+v, %v", res, err)
+		}
+	}
+	b.ReportMetric(groups, "groups/op")
+}
+
+func BenchmarkPutState(b *testing.B) {
+	s := storetest.Open(b, storetest.Prefix(b))
+	for i := 0; b.Loop(); i++ {
+		snap, err := s.ReadGroup(ctxT(b), g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Txn(snap).PutState(ledgerless.State{MasterEpoch: int64(i), NextBrokerID: 3}).Commit(ctxT(b)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
