@@ -38,6 +38,11 @@ type State struct {
 	// last masterEpoch of a removed group of the same name, so that a
 	// group created again never reuses an epoch or a broker id.
 	EpochBase int64
+	// Restored marks a group fenced by a restore from a snapshot: its
+	// epochs were raised past anything its brokers can know, it has no
+	// master, and it elects only from brokers that reported to the
+	// restored state (see election.Decide). The first election clears it.
+	Restored bool
 }
 
 // NeverElected reports whether the group has had no master since it was
@@ -55,7 +60,8 @@ func (s State) InSync(id int64) bool {
 func (s State) Equal(o State) bool {
 	return s.MasterBrokerID == o.MasterBrokerID && s.MasterAddress == o.MasterAddress &&
 		s.MasterEpoch == o.MasterEpoch && slices.Equal(s.SyncStateSet, o.SyncStateSet) &&
-		s.SyncStateSetEpoch == o.SyncStateSetEpoch && s.NextBrokerID == o.NextBrokerID && s.EpochBase == o.EpochBase
+		s.SyncStateSetEpoch == o.SyncStateSetEpoch && s.NextBrokerID == o.NextBrokerID && s.EpochBase == o.EpochBase &&
+		s.Restored == o.Restored
 }
 
 // HeartbeatData is what a broker reports with every heartbeat; it is the
@@ -190,6 +196,7 @@ const (
 	ReasonResigned    = "master-resigned" // the master shut down cleanly
 	ReasonNoMaster    = "no-master"       // a master-less group's candidate came alive
 	ReasonAdmin       = "admin"           // an operator asked for an election
+	ReasonRestored    = "restored"        // a restore from a snapshot fenced the group
 )
 
 // HistoryEntry records one masterEpoch change of a group.

@@ -109,6 +109,15 @@ func startCluster(t *testing.T) *cluster {
 			"--shutdown-timeout", "5s"))
 	}
 	c.waitControllers(t)
+	c.startGroups(t)
+	return c
+}
+
+// startGroups starts the two groups of simulated brokers and their
+// producers on c's controllers and waits until both groups have a master
+// with every broker in the SyncStateSet and acknowledged writes.
+func (c *cluster) startGroups(t *testing.T) {
+	t.Helper()
 	var err error
 	if c.admin, err = client.NewTransport(client.TransportOptions{Controllers: c.urls}); err != nil {
 		t.Fatal(err)
@@ -143,7 +152,6 @@ func startCluster(t *testing.T) *cluster {
 		g.waitView(t, "every broker alive and in the SyncStateSet", 60*time.Second, fullSet)
 		waitFor(t, "acknowledged writes", 30*time.Second, func() bool { return len(g.readAcks(t)) > 0 })
 	}
-	return c
 }
 
 // waitHealthy waits until the etcd member answers its health check.

@@ -8,6 +8,7 @@ package election
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ledgerless/ledgerless"
@@ -63,12 +64,15 @@ func Decide(in Input) Decision {
 	if !st.NeverElected() && in.Config.GroupPaused(g.Key) {
 		return Decision{}
 	}
+	if st.Restored {
+		return decideRestored(in)
+	}
 	reason := ReasonFor(in.Trigger, st)
 	if hasMaster && in.Trigger == Automatic && in.ConnectedFor < master.HeartbeatTimeout {
 		return Decision{RetryAfter: master.HeartbeatTimeout - in.ConnectedFor}
 	}
 	if w, ok := Best(Candidates(g, in.Config.EnableElectUncleanMaster || st.NeverElected())); ok {
-		return Decision{Change: true, Next: elect(st, w), Reason: reason}
+		return Decision{Change: true, Next: elect(st, w, g.Brokers), Reason: reason}
 	}
 	if st.MasterBrokerID == 0 {
 		return Decision{} // already master-less; elect when a candidate appears
@@ -92,9 +96,40 @@ func ReasonFor(t Trigger, st ledgerless.State) string {
 	return ledgerless.ReasonMasterLost
 }
 
+// decideRestored decides for a group that a restore fenced. The restore
+// raised its epochs past what its brokers can know and left it without a
+// master, but its SyncStateSet and its brokers' data are as old as the
+// snapshot, so they are not trusted: a broker is a candidate only once it
+// reported (heartbeat data recorded since the restore), and the election
+// waits until every registered broker reported, or until this replica has
+// been connected to etcd for the longest heartbeat timeout among them,
+// within which every broker that is alive reports. The best reporting
+// broker wins whatever the old SyncStateSet says: the highest epoch and
+// offset is the broker that has every acknowledged message.
+func decideRestored(in Input) Decision {
+	var reported []ledgerless.Broker
+	var longest time.Duration
+	for _, b := range in.Group.Brokers {
+		longest = max(longest, b.HeartbeatTimeout)
+		if b.Alive && !b.LastHeartbeat.IsZero() {
+			reported = append(reported, b)
+		}
+	}
+	if len(reported) < len(in.Group.Brokers) && in.ConnectedFor < longest {
+		return Decision{RetryAfter: longest - in.ConnectedFor}
+	}
+	w, ok := Best(reported)
+	if !ok {
+		return Decision{} // elect when a broker reports
+	}
+	return Decision{Change: true, Next: elect(in.Group.State, w, in.Group.Brokers), Reason: ledgerless.ReasonNoMaster}
+}
+
 func decideAdmin(in Input, masterAlive bool) Decision {
 	g, st := in.Group, in.Group.State
-	unclean := in.Config.EnableElectUncleanMaster || st.NeverElected()
+	// A restored group's SyncStateSet is as old as the snapshot: an
+	// operator may pick any alive broker.
+	unclean := in.Config.EnableElectUncleanMaster || st.NeverElected() || st.Restored
 	if in.Designated != 0 {
 		if in.Designated == st.MasterBrokerID && masterAlive {
 			return Decision{Err: fmt.Errorf("%w: broker %d is already master of %s", ledgerless.ErrMasterStillExist, in.Designated, g.Key)}
@@ -108,13 +143,13 @@ func decideAdmin(in Input, masterAlive bool) Decision {
 		case !st.InSync(b.ID) && !unclean:
 			return Decision{Err: fmt.Errorf("%w: broker %d is not in the SyncStateSet and enableElectUncleanMaster is off", ledgerless.ErrElectMasterFailed, b.ID)}
 		}
-		return Decision{Change: true, Next: elect(st, *b), Reason: ledgerless.ReasonAdmin}
+		return Decision{Change: true, Next: elect(st, *b, g.Brokers), Reason: ledgerless.ReasonAdmin}
 	}
 	w, ok := Best(Candidates(g, unclean))
 	if !ok {
 		return Decision{Err: fmt.Errorf("%w: no alive candidate in %s other than the master", ledgerless.ErrElectMasterFailed, g.Key)}
 	}
-	return Decision{Change: true, Next: elect(st, w), Reason: ledgerless.ReasonAdmin}
+	return Decision{Change: true, Next: elect(st, w, g.Brokers), Reason: ledgerless.ReasonAdmin}
 }
 
 // Candidates returns the brokers that may become master: the alive members
@@ -167,11 +202,21 @@ func Compare(a, b ledgerless.Broker) int {
 	return cmp.Compare(a.ID, b.ID)
 }
 
-// elect returns st with w as the new master.
-func elect(st ledgerless.State, w ledgerless.Broker) ledgerless.State {
+// elect returns st with w as the new master. In a group a restore
+// fenced, whose state may be older than its brokers, the new masterEpoch
+// is also above every epoch its brokers reported, so that no broker sees
+// a master at an epoch it already knows; the fence is cleared.
+func elect(st ledgerless.State, w ledgerless.Broker, brokers []ledgerless.Broker) ledgerless.State {
+	epoch := st.MasterEpoch
+	for _, b := range brokers {
+		if st.Restored && b.Heartbeat.Epoch < math.MaxInt64 {
+			epoch = max(epoch, b.Heartbeat.Epoch)
+		}
+	}
 	st.MasterBrokerID, st.MasterAddress = w.ID, w.Address
-	st.MasterEpoch++
+	st.MasterEpoch = epoch + 1
 	st.SyncStateSet = []int64{w.ID}
 	st.SyncStateSetEpoch++
+	st.Restored = false
 	return st
 }

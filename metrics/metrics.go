@@ -111,6 +111,29 @@ func (m *Metrics) LongPolls(waiters func() int) {
 	}, func() float64 { return float64(waiters()) }))
 }
 
+// LongPollLimit exposes the most long polls that may wait at once as
+// ledgerless_longpoll_limit, for alerts on ledgerless_longpoll_waiters
+// nearing it; with no limit (0) there is no such series.
+func (m *Metrics) LongPollLimit(limit int) {
+	if limit <= 0 {
+		return
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ledgerless_longpoll_limit", Help: "The most long polls that may wait at once on this replica (--max-long-polls); more are refused with 503.",
+	})
+	g.Set(float64(limit))
+	m.reg.MustRegister(g)
+}
+
+// EtcdConnected exposes connectedFor, how long the replica has been
+// connected to etcd without interruption, as
+// ledgerless_etcd_connected_seconds: 0 while etcd is unreachable.
+func (m *Metrics) EtcdConnected(connectedFor func() time.Duration) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ledgerless_etcd_connected_seconds", Help: "How long this replica has been connected to etcd without interruption; 0 while it cannot reach etcd.",
+	}, func() float64 { return connectedFor().Seconds() }))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
 

@@ -26,6 +26,8 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 func TestExposition(t *testing.T) {
 	m := metrics.New()
 	m.LongPolls(func() int { return 3 })
+	m.LongPollLimit(10)
+	m.EtcdConnected(func() time.Duration { return 1500 * time.Millisecond })
 	m.Election("master-lost", "elected")
 	m.Failover("master-lost", 40*time.Millisecond)
 	m.Scanned(5, 9, 1)
@@ -35,7 +37,7 @@ func TestExposition(t *testing.T) {
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{
-		`ledgerless_longpoll_waiters 3`,
+		`ledgerless_longpoll_waiters 3`, `ledgerless_longpoll_limit 10`, `ledgerless_etcd_connected_seconds 1.5`,
 		`ledgerless_elections_total{outcome="elected",reason="master-lost"} 1`,
 		`ledgerless_failover_seconds_sum{reason="master-lost"} 0.04`,
 		`ledgerless_groups 5`, `ledgerless_alive_brokers 9`, `ledgerless_groups_without_master 1`,

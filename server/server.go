@@ -199,11 +199,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
+	if len(cfg.Etcd.Endpoints) == 0 {
+		if err := applyRestoreFence(ctx, st, cfg, log); err != nil {
+			return err
+		}
+	}
 
 	svc := service.New(service.Options{Store: st, ReplicaID: cfg.ReplicaID, Logger: log,
 		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0, TracerProvider: tp, Observer: m,
 		MaxLongPolls: cfg.Limits.MaxLongPolls, MaxBrokersPerGroup: cfg.Limits.MaxBrokersPerGroup})
 	m.LongPolls(svc.Hub().Waiters)
+	m.LongPollLimit(cfg.Limits.MaxLongPolls)
+	m.EtcdConnected(svc.Hub().ConnectedFor)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -266,4 +273,22 @@ func Run(ctx context.Context, cfg Config) error {
 	err = g.Wait()
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// applyRestoreFence applies the fence that `ledgerless snapshot restore`
+// left in the data dir, before this replica elects anything (see
+// store.Fence), then removes it. The fence is applied once however many
+// restored members carry it.
+func applyRestoreFence(ctx context.Context, st *store.Store, cfg Config, log *slog.Logger) error {
+	f, ok, err := store.PendingFence(cfg.DataDir)
+	if err != nil || !ok {
+		return err
+	}
+	res, err := st.ApplyFence(ctx, f, cfg.ReplicaID, time.Now())
+	if err != nil {
+		return fmt.Errorf("restore fence %s (left in %s; starting again retries it): %w", f.ID, cfg.DataDir, err)
+	}
+	log.Warn("restored from a snapshot: groups fenced; each elects once its brokers report",
+		"fence", f.ID, "epochMargin", f.EpochMargin, "groupsFenced", res.Groups, "alreadyApplied", res.Already)
+	return store.ClearPendingFence(cfg.DataDir)
 }

@@ -24,6 +24,7 @@ const DefaultPrefix = "/ledgerless/v1/"
 //	alive/<cluster>/<group>/<id>    leased: the broker is alive
 //	hb/<cluster>/<group>/<id>       last recorded heartbeat data
 //	history/<cluster>/<group>/<epoch> election history
+//	restores/<fence id>             a restore fence that was applied
 //
 // Ids and epochs are zero-padded to 20 digits so keys sort numerically.
 // Names are validated to exclude "/", so every key parses unambiguously.
@@ -37,6 +38,7 @@ const (
 	kindHistory      = "history"
 	kindReplicas     = "replicas"
 	kindReplicaAlive = "replica-alive"
+	kindRestores     = "restores"
 )
 
 func (k keys) config() string { return k.prefix + "config" }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -8,9 +9,23 @@ import (
 	"github.com/ledgerless/ledgerless"
 )
 
-// schemaVersion is written into every record. A record of another version
-// is refused rather than misread; a future version migrates explicitly.
-const schemaVersion = 1
+// Record versions. Every record carries its version in "v".
+//
+// Version 1 is what release v0.1 writes and reads; it refuses any other
+// version rather than misread it. Version 2 adds one field, the restore
+// fence of a group's state record ("restored"). This release reads both
+// and upgrades a version-1 record on reading (the fields version 2 added
+// take their zero values: not fenced). It writes each record at the lowest
+// version that can hold it: version 1 for everything but the state of a
+// group that a restore fenced, which is version 2. So, during a rolling
+// upgrade, replicas of v0.1 keep reading every record the new release
+// writes, and a fenced group, which v0.1 would misread as an ordinary
+// master-less group and elect in at once, is refused by them instead.
+const (
+	schemaVersion    = 1 // the version of every record that needs no newer one
+	minSchemaVersion = 1 // the oldest version read
+	maxSchemaVersion = 2 // the newest version read, and written for a fenced state
+)
 
 type stateRecord struct {
 	V                 int     `json:"v"`
@@ -24,6 +39,10 @@ type stateRecord struct {
 	// Removed marks what is left of a removed group: its epochs and next
 	// broker id, which the group continues from if it is created again.
 	Removed bool `json:"removed,omitempty"`
+	// Restored names the restore fence that fenced the group (version 2),
+	// or that raised a removed group's epochs (version 1 still: nothing
+	// to misread there); empty when none did.
+	Restored string `json:"restored,omitempty"`
 }
 
 type brokerRecord struct {
@@ -81,24 +100,31 @@ func decode(key string, data []byte, rec any) error {
 		V int `json:"v"`
 	}
 	_ = json.Unmarshal(data, &v)
-	if v.V != schemaVersion {
-		return fmt.Errorf("decode %s: schema version %d, want %d", key, v.V, schemaVersion)
+	if v.V < minSchemaVersion || v.V > maxSchemaVersion {
+		return fmt.Errorf("decode %s: schema version %d, want %d to %d (written by a newer release?)", key, v.V, minSchemaVersion, maxSchemaVersion)
 	}
 	return nil
 }
 
-func toStateRecord(s ledgerless.State) stateRecord {
+// toStateRecord encodes s; fence names the restore fence of a fenced
+// state (the state's own record keeps it from one write to the next).
+func toStateRecord(s ledgerless.State, fence string) stateRecord {
 	set := s.SyncStateSet
 	if set == nil {
 		set = []int64{}
 	}
-	return stateRecord{V: schemaVersion, MasterBrokerID: s.MasterBrokerID, MasterAddress: s.MasterAddress, MasterEpoch: s.MasterEpoch,
+	r := stateRecord{V: schemaVersion, MasterBrokerID: s.MasterBrokerID, MasterAddress: s.MasterAddress, MasterEpoch: s.MasterEpoch,
 		SyncStateSet: set, SyncStateSetEpoch: s.SyncStateSetEpoch, NextBrokerID: s.NextBrokerID, EpochBase: s.EpochBase}
+	if s.Restored {
+		r.V, r.Restored = maxSchemaVersion, cmp.Or(fence, "unnamed")
+	}
+	return r
 }
 
 func (r stateRecord) state() ledgerless.State {
 	return ledgerless.State{MasterBrokerID: r.MasterBrokerID, MasterAddress: r.MasterAddress, MasterEpoch: r.MasterEpoch,
-		SyncStateSet: r.SyncStateSet, SyncStateSetEpoch: r.SyncStateSetEpoch, NextBrokerID: r.NextBrokerID, EpochBase: r.EpochBase}
+		SyncStateSet: r.SyncStateSet, SyncStateSetEpoch: r.SyncStateSetEpoch, NextBrokerID: r.NextBrokerID, EpochBase: r.EpochBase,
+		Restored: r.Restored != "" && !r.Removed}
 }
 
 func toHeartbeatRecord(d ledgerless.HeartbeatData, at time.Time) heartbeatRecord {

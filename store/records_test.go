@@ -14,7 +14,7 @@ func BenchmarkRecords(b *testing.B) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	hb := toHeartbeatRecord(ledgerless.HeartbeatData{Epoch: 3, MaxOffset: 1 << 40, ConfirmOffset: 1<<40 - 4096, ElectionPriority: 1}, at)
 	st := toStateRecord(ledgerless.State{MasterBrokerID: 1, MasterAddress: "10.0.0.1:10911", MasterEpoch: 7,
-		SyncStateSet: []int64{1, 2, 3}, SyncStateSetEpoch: 12, NextBrokerID: 4})
+		SyncStateSet: []int64{1, 2, 3}, SyncStateSetEpoch: 12, NextBrokerID: 4}, "")
 	b.Run("heartbeat/encode", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -125,6 +125,7 @@ type Snapshot struct {
 	Revision int64                    // etcd revision of the read
 	stateRev int64                    // ModRevision of the state key; 0 when the group never existed
 	removed  bool                     // the group was removed; Group.State is what a new one continues from
+	fence    string                   // the restore fence of a fenced state, kept by its writes
 	members  map[int64]memberRevs
 }
 
@@ -147,7 +148,17 @@ func (s *Store) ReadGroup(ctx context.Context, g ledgerless.GroupKey) (*Snapshot
 	if snap, ok := snaps[g]; ok {
 		return snap, nil
 	}
-	return &Snapshot{Group: ledgerless.Group{Key: g}, Config: cfg, members: map[int64]memberRevs{}}, nil
+	// A group that does not exist starts above every restore (see Fence).
+	floor, fence, err := s.restoreFloor(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read group %s: %w", g, err)
+	}
+	snap := &Snapshot{Group: ledgerless.Group{Key: g}, Config: cfg, members: map[int64]memberRevs{}}
+	if floor > 0 {
+		snap.Group.State = ledgerless.State{MasterEpoch: floor, EpochBase: floor, SyncStateSetEpoch: floor, NextBrokerID: floor, Restored: true}
+		snap.fence = fence
+	}
+	return snap, nil
 }
 
 // ReadCluster reads every group of a cluster, sorted by name.
@@ -232,7 +243,7 @@ func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func
 		}
 		snaps[p.group] = &Snapshot{
 			Group:  ledgerless.Group{Key: p.group, State: rec.state(), Index: kv.ModRevision, Paused: cfg.GroupPaused(p.group)},
-			Config: cfg, stateRev: kv.ModRevision, removed: rec.Removed, members: map[int64]memberRevs{},
+			Config: cfg, stateRev: kv.ModRevision, removed: rec.Removed, fence: rec.Restored, members: map[int64]memberRevs{},
 		}
 	}
 	brokers := map[ledgerless.GroupKey]map[int64]*ledgerless.Broker{}

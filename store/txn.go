@@ -28,7 +28,7 @@ func (s *Store) Txn(snap *Snapshot) *Txn {
 
 // PutState writes the group's master state.
 func (t *Txn) PutState(st ledgerless.State) *Txn {
-	t.ops = append(t.ops, clientv3.OpPut(t.s.k.state(t.snap.Group.Key), encode(toStateRecord(st))))
+	t.ops = append(t.ops, clientv3.OpPut(t.s.k.state(t.snap.Group.Key), encode(toStateRecord(st, t.snap.fence))))
 	return t
 }
 
@@ -100,7 +100,7 @@ func (t *Txn) DeleteGroup() *Txn {
 	g := t.snap.Group.Key
 	st := t.snap.Group.State
 	left := toStateRecord(ledgerless.State{MasterEpoch: st.MasterEpoch, EpochBase: st.MasterEpoch,
-		SyncStateSetEpoch: st.SyncStateSetEpoch, NextBrokerID: st.NextBrokerID})
+		SyncStateSetEpoch: st.SyncStateSetEpoch, NextBrokerID: st.NextBrokerID}, "")
 	left.Removed = true
 	t.ops = append(t.ops, clientv3.OpPut(t.s.k.state(g), encode(left)))
 	for _, kind := range []string{kindBrokers, kindAlive, kindHeartbeat, kindHistory} {
