@@ -25,6 +25,7 @@ import (
 	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/tracing"
 	"github.com/ledgerless/ledgerless/tracing/provider"
+	"github.com/ledgerless/ledgerless/ui"
 )
 
 // Config is a replica's configuration. Zero fields take the defaults that
@@ -202,7 +203,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           handlers.New(svc, log, m, tp, sec.handlerOptions()...),
+		Handler:           ui.Mount(handlers.New(svc, log, m, tp, sec.handlerOptions()...)),
 		ReadHeaderTimeout: min(10*time.Second, cfg.Limits.ReadTimeout),
 		ReadTimeout:       cfg.Limits.ReadTimeout,
 		WriteTimeout:      service.MaxWait + 30*time.Second, // long polls
