@@ -151,6 +151,17 @@ func (p *page) acrossNavigation(what, expr string) string {
 	return ""
 }
 
+// phoneWidth checks that at 375 px the page needs no sideways scrolling
+// (wide tables scroll inside their own box).
+func (p *page) phoneWidth(view string) {
+	p.t.Helper()
+	p.run("phone width", chromedp.EmulateViewport(375, 700))
+	if get(p, "phone width", chromedp.Evaluate[bool]("document.documentElement.scrollWidth > window.innerWidth")) {
+		p.t.Errorf("at 375 px the %s is wider than the screen", view)
+	}
+	p.run("desktop width", chromedp.EmulateViewport(1100, 760))
+}
+
 // groupState is the API's view of a group, read as an admin.
 type groupState struct {
 	MasterBrokerID    *int64 `json:"masterBrokerId"`
@@ -163,20 +174,55 @@ type groupState struct {
 	} `json:"brokers"`
 }
 
-func readGroup(t *testing.T, base string) groupState {
+// runtimeConfig is the API's runtime configuration.
+type runtimeConfig struct {
+	PausedGroups              []string `json:"pausedGroups"`
+	DefaultHeartbeatTimeoutMs int64    `json:"defaultHeartbeatTimeoutMs"`
+}
+
+// getJSON reads path of the API as an admin into out.
+func getJSON(t *testing.T, url string, out any) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/v1/clusters/c1/groups/g1", nil)
+	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+}
+
+func readGroup(t *testing.T, base string) groupState {
+	t.Helper()
 	var g groupState
-	if err := json.NewDecoder(resp.Body).Decode(&g); err != nil || g.MasterBrokerID == nil {
-		t.Fatalf("read the group: %v, %+v", err, g)
+	if getJSON(t, base+"/v1/clusters/c1/groups/g1", &g); g.MasterBrokerID == nil {
+		t.Fatalf("the group has no master: %+v", g)
 	}
 	return g
+}
+
+func readConfig(t *testing.T, base string) runtimeConfig {
+	t.Helper()
+	var c runtimeConfig
+	getJSON(t, base+"/v1/config", &c)
+	return c
+}
+
+// confirm clicks an admin action and confirms it in the dialog.
+func (p *page) confirm(what, sel string) {
+	p.t.Helper()
+	p.run(what, chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")))
+}
+
+// unlabelled counts the form controls that have no label.
+func (p *page) unlabelled() int {
+	p.t.Helper()
+	return get(p, "labels", chromedp.Evaluate[int](
+		`[...document.querySelectorAll("input, select")].filter((e) => e.labels.length === 0).length`))
 }
 
 // brokers runs n brokers of group c1/g1, the first one master with all
@@ -279,16 +325,13 @@ func TestDashboard(t *testing.T) {
 	if n := p.count("[data-admin]"); n != 0 {
 		t.Errorf("a reader sees %d admin actions on the group page", n)
 	}
+	p.phoneWidth("group page")
 	p.run("overview", chromedp.Navigate(r1.URL+"/ui/#/"), chromedp.WaitVisible(chromedp.CSS(`tr[data-group="c1/g1"]`)))
 	if got := p.text(`tr[data-group="c1/g1"] [data-field="master"]`); got != masterShown {
 		t.Errorf("overview shows master %q, want %q", got, masterShown)
 	}
-	p.run("phone width", chromedp.EmulateViewport(375, 700))
-	overflow := get(p, "phone width", chromedp.Evaluate[bool]("document.documentElement.scrollWidth > window.innerWidth"))
-	if overflow {
-		t.Error("at 375 px the page is wider than the screen")
-	}
-	p.run("controller view", chromedp.EmulateViewport(1100, 760), chromedp.Navigate(r1.URL+"/ui/#/controller"),
+	p.phoneWidth("overview")
+	p.run("controller view", chromedp.Navigate(r1.URL+"/ui/#/controller"),
 		chromedp.WaitVisible(chromedp.CSS("#config")))
 	if n := p.count("[data-admin]"); n != 0 {
 		t.Errorf("a reader sees %d admin actions on the controller page", n)
@@ -365,7 +408,50 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("a refused clean changed the group: %+v", g)
 	}
 
+	// Pause and resume the group from the page.
+	if n := p.unlabelled(); n != 0 {
+		t.Errorf("the group page has %d form controls without a label", n)
+	}
+	for _, want := range []struct {
+		button string
+		paused []string
+	}{{"Resume this group", []string{"c1/g1"}}, {"Pause this group", []string{}}} {
+		p.confirm("pause or resume", `[data-admin="pause-group"]`)
+		get(p, "wait for "+want.button, chromedp.Poll[bool](fmt.Sprintf(
+			`document.querySelector('[data-admin="pause-group"]').textContent === %q`, want.button)))
+		if got := readConfig(t, r1.URL).PausedGroups; strings.Join(got, ",") != strings.Join(want.paused, ",") {
+			t.Errorf("after the page offers %q, pausedGroups is %v, want %v", want.button, got, want.paused)
+		}
+	}
+
+	// Edit the runtime configuration; a value the controller refuses shows
+	// the problem's title and changes nothing.
+	p.run("controller view as admin", chromedp.Navigate(r1.URL+"/ui/#/controller"), chromedp.WaitVisible(chromedp.CSS("#cfg-timeout")))
+	if n := p.unlabelled(); n != 0 {
+		t.Errorf("the controller page has %d form controls without a label", n)
+	}
+	for _, c := range []struct {
+		value, refusal string
+		want           int64
+	}{{"15000", "", 15000}, {"100", "Invalid request", 15000}} {
+		get(p, "set the timeout", chromedp.Evaluate[string](fmt.Sprintf(`document.getElementById("cfg-timeout").value = %q`, c.value)))
+		p.confirm("save the configuration", `[data-admin="config"]`)
+		if c.refusal != "" {
+			p.run("the refusal", chromedp.WaitVisible(chromedp.CSS("#problem .title")))
+			if got := p.text("#problem .title"); got != c.refusal {
+				t.Errorf("defaultHeartbeatTimeoutMs %s shows %q, want %q", c.value, got, c.refusal)
+			}
+		} else {
+			get(p, "saved", chromedp.Poll[bool](fmt.Sprintf(
+				`document.getElementById("cfg-timeout") && document.getElementById("cfg-timeout").value === %q && document.getElementById("status").textContent.includes("done")`, c.value)))
+		}
+		if got := readConfig(t, r1.URL).DefaultHeartbeatTimeoutMs; got != c.want {
+			t.Errorf("after saving %s the timeout is %d, want %d", c.value, got, c.want)
+		}
+	}
+
 	// The page's replica stops: the page says so and moves to the other.
+	p.run("back to the group", chromedp.Navigate(groupURL), chromedp.WaitVisible(chromedp.CSS("#master")))
 	r1.Stop()
 	moved := p.acrossNavigation("move to the other replica", fmt.Sprintf(
 		`location.origin === %q && document.readyState === "complete" ? document.getElementById("status").textContent : ""`, r2.URL))
@@ -373,7 +459,7 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("after r1 stopped, the page on r2 says %q", moved)
 	}
 	p.signIn(adminToken)
-	p.run("the group on r2", chromedp.WaitVisible(chromedp.CSS("#master")))
+	p.run("the group on r2", chromedp.Navigate(r2.URL+"/ui/#/g/c1/g1"), chromedp.WaitVisible(chromedp.CSS("#master")))
 	if got := p.text("#identity"); !strings.Contains(got, "replica r2") {
 		t.Errorf("after the move the page names %q", got)
 	}

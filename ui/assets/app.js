@@ -132,23 +132,27 @@ async function search() {
 
 // follow long-polls a group until signal ends, calling show with each
 // new state: the first answer at once, then one per change.
+// A refusal other than 503 (etcd unavailable, too many long polls) ends
+// it: the caller may not read the group, or it does not exist.
 async function follow(c, g, signal, show) {
   let index = 0;
   while (!signal.aborted) {
+    const sent = Date.now();
     try {
       const ans = await api("GET", `${groupPath(c, g)}?index=${index}&wait=${WAIT}`, undefined, signal);
+      // A replica that is shutting down answers every long poll at once
+      // with no change; do not spin on it until it stops.
+      const unchanged = ans.index <= index && index > 0;
       index = ans.index;
       show(ans.data);
+      if (unchanged && Date.now() - sent < 1000) await sleep(500, signal);
     } catch (e) {
       if (signal.aborted || e.name === "AbortError") return;
       if (e instanceof Lost) { await findReplica(); continue; }
-      if (e instanceof Problem) {
-        if (e.status === 401) return;
-        show(null, e);
-        await sleep(e.status === 503 ? 1000 : 5000, signal);
-        continue;
-      }
-      throw e;
+      if (!(e instanceof Problem)) throw e;
+      if (e.status !== 401) show(null, e);
+      if (e.status !== 503) return;
+      await sleep(1000, signal);
     }
   }
 }
@@ -222,6 +226,7 @@ function view(title) {
   document.title = `${title} · ledgerless`;
   const heading = h("h1", { tabindex: "-1" }, title);
   $("main").replaceChildren(heading);
+  heading.focus({ preventScroll: true }); // where a keyboard or screen reader user continues
   for (const a of document.querySelectorAll("nav a")) {
     const current = (location.hash || "#/").startsWith(a.getAttribute("href")) &&
       (a.getAttribute("href") !== "#/" || !location.hash.startsWith("#/controller"));
@@ -422,27 +427,57 @@ async function groupView(c, g) {
   return current;
 }
 
+// CONTROLLER_REFRESH is how often the controller view reads the replicas
+// again: nothing long-polls them, and a replica that stops shows here.
+const CONTROLLER_REFRESH = 10000;
+
+function readOnlyConfig(cfg) {
+  return h("dl", { id: "config" },
+    h("dt", {}, "enableElectUncleanMaster"), h("dd", {}, String(cfg.enableElectUncleanMaster)),
+    h("dt", {}, "paused"), h("dd", {}, String(cfg.paused)),
+    h("dt", {}, "pausedGroups"), h("dd", {}, cfg.pausedGroups.join(", ") || "none"),
+    h("dt", {}, "defaultHeartbeatTimeoutMs"), h("dd", {}, cfg.defaultHeartbeatTimeoutMs));
+}
+
+function controllerSections(ctl) {
+  const rows = ctl.replicas.map((r) => h("tr", { "data-replica": r.id },
+    h("th", { scope: "row" }, r.id, me && r.id === me.replica ? h("span", { class: "muted" }, " (this page)") : null),
+    h("td", {}, r.address), h("td", {}, r.version), h("td", {}, new Date(r.startedAt).toLocaleString()),
+    h("td", {}, yesNo(r.alive))));
+  return [h("h2", {}, "Replicas"),
+    table("Controller replicas", [["Replica"], ["Address"], ["Version"], ["Started"], ["Alive"]], rows),
+    h("h2", {}, "etcd"), h("dl", {},
+      h("dt", {}, "Endpoints"), h("dd", {}, ctl.etcd.endpoints.join(", ")),
+      h("dt", {}, "Leader"), h("dd", {}, ctl.etcd.leader || "unknown"),
+      h("dt", {}, "Embedded"), h("dd", {}, ctl.etcd.embedded ? "yes, in the replicas" : "no, external"))];
+}
+
 async function controllerView() {
   const { main, signal } = view("Controller");
   const [{ data: ctl }, { data: cfg }] = await Promise.all([
     api("GET", "/v1/controller", undefined, signal), api("GET", "/v1/config", undefined, signal)]);
   replicas = ctl.replicas;
-  const rows = ctl.replicas.map((r) => h("tr", {},
-    h("th", { scope: "row" }, r.id, me && r.id === me.replica ? h("span", { class: "muted" }, " (this page)") : null),
-    h("td", {}, r.address), h("td", {}, r.version), h("td", {}, new Date(r.startedAt).toLocaleString()),
-    h("td", {}, yesNo(r.alive))));
-  main.append(h("section", {}, h("h2", {}, "Replicas"),
-    table("Controller replicas", [["Replica"], ["Address"], ["Version"], ["Started"], ["Alive"]], rows)));
-  main.append(h("section", {}, h("h2", {}, "etcd"), h("dl", {},
-    h("dt", {}, "Endpoints"), h("dd", {}, ctl.etcd.endpoints.join(", ")),
-    h("dt", {}, "Leader"), h("dd", {}, ctl.etcd.leader || "unknown"),
-    h("dt", {}, "Embedded"), h("dd", {}, ctl.etcd.embedded ? "yes, in the replicas" : "no, external"))));
-  main.append(h("section", { "aria-labelledby": "s-config" }, h("h2", { id: "s-config" }, "Runtime configuration"),
-    isAdmin() ? configForm(cfg) : h("dl", { id: "config" },
-      h("dt", {}, "enableElectUncleanMaster"), h("dd", {}, String(cfg.enableElectUncleanMaster)),
-      h("dt", {}, "paused"), h("dd", {}, String(cfg.paused)),
-      h("dt", {}, "pausedGroups"), h("dd", {}, cfg.pausedGroups.join(", ") || "none"),
-      h("dt", {}, "defaultHeartbeatTimeoutMs"), h("dd", {}, cfg.defaultHeartbeatTimeoutMs))));
+  const live = h("section", { id: "replicas" }, controllerSections(ctl));
+  const config = h("section", { "aria-labelledby": "s-config" }, h("h2", { id: "s-config" }, "Runtime configuration"),
+    isAdmin() ? configForm(cfg) : readOnlyConfig(cfg));
+  main.append(live, config);
+  // Refresh what no one edits here (an admin's form is left alone).
+  while (!signal.aborted) {
+    await sleep(CONTROLLER_REFRESH, signal);
+    if (signal.aborted) return;
+    try {
+      const [{ data: next }, { data: nextCfg }] = await Promise.all([
+        api("GET", "/v1/controller", undefined, signal), api("GET", "/v1/config", undefined, signal)]);
+      replicas = next.replicas;
+      fill(live, controllerSections(next));
+      if (!isAdmin()) $("config").replaceWith(readOnlyConfig(nextCfg));
+    } catch (e) {
+      if (signal.aborted || e.name === "AbortError") return;
+      if (e instanceof Lost) await findReplica();
+      else if (e instanceof Problem) showProblem("reading", e);
+      else throw e;
+    }
+  }
 }
 
 function configForm(cfg) {
@@ -482,12 +517,13 @@ function configForm(cfg) {
 // ---- start ----
 
 function render() {
+  if ($("status").className === "ok") setStatus(""); // an action's "done" stays until the next view
   const parts = (location.hash || "#/").replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   let p;
   if (parts[0] === "g" && parts.length === 3) p = groupView(parts[1], parts[2]);
   else if (parts[0] === "controller") p = controllerView();
   else p = overview();
-  p.then(() => { $("main").querySelector("h1").focus({ preventScroll: true }); }, failed);
+  p.catch(failed);
 }
 
 function failed(e) {
