@@ -420,7 +420,10 @@ async function groupView(c, g) {
     }
     if (grp.masterEpoch !== shownEpoch) {
       shownEpoch = grp.masterEpoch;
-      loadHistory().catch((e) => { if (!(e instanceof Problem || e instanceof Lost || e.name === "AbortError")) throw e; });
+      loadHistory().catch((e) => {
+        if (e instanceof Problem) fill(history, h("li", { class: "no" }, `${e.title}: ${e.detail}`));
+        else if (!(e instanceof Lost || e.name === "AbortError")) throw e;
+      });
     }
   }
   follow(c, g, signal, show);
