@@ -104,10 +104,13 @@ func get[T any](p *page, what string, a chromedp.Action[T]) T {
 	return v
 }
 
-// text reads the text of the first element matching sel.
+// text reads the text of the first element matching sel, waiting for
+// one. It reads in one evaluation: the live views replace their elements
+// whenever the group changes.
 func (p *page) text(sel string) string {
 	p.t.Helper()
-	return get(p, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+	return get(p, "read "+sel, chromedp.Poll[string](fmt.Sprintf(
+		`(() => { const e = document.querySelector(%q); return e && e.textContent })()`, sel)))
 }
 
 func (p *page) count(sel string) int {
@@ -398,8 +401,11 @@ func TestDashboard(t *testing.T) {
 	}
 	// A refused action shows the problem's title, and changes nothing:
 	// cleaning the living master.
-	p.run("clean the master", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-broker="%d"] [data-admin="clean"]`, target))),
-		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")), chromedp.Click(chromedp.CSS("#confirm-ok")),
+	// The broker rows are drawn again on every change of the group, so
+	// the button is found and pressed in one evaluation.
+	get(p, "clean the master", chromedp.Poll[bool](fmt.Sprintf(
+		`(() => { const b = document.querySelector('tr[data-broker="%d"] [data-admin="clean"]'); b && b.click(); return !!b })()`, target)))
+	p.run("confirm the clean", chromedp.WaitVisible(chromedp.CSS("#confirm-ok")), chromedp.Click(chromedp.CSS("#confirm-ok")),
 		chromedp.WaitVisible(chromedp.CSS("#problem .title")))
 	if got := p.text("#problem .title"); got != "Cannot clean broker metadata" {
 		t.Errorf("refused clean shows %q, want the problem's title", got)

@@ -114,6 +114,10 @@ async function search() {
   setStatus(`Lost replica ${here} (${location.origin}): it does not answer. Looking for another replica…`, "bad");
   const others = replicas.filter((r) => r.id !== here).sort((a, b) => Number(b.alive) - Number(a.alive));
   for (let attempt = 0; ; attempt++) {
+    if (await reachable(location.origin)) { // a passing fault: stay
+      setStatus(`Replica ${here} answers again.`, "ok");
+      return;
+    }
     for (const r of others) {
       let origin;
       try { origin = new URL(r.address).origin; } catch { continue; }
@@ -121,10 +125,6 @@ async function search() {
       setStatus(`Lost replica ${here}; moving to replica ${r.id} at ${origin}.`, "bad");
       location.assign(`${origin}/ui/?from=${enc(here)}${location.hash}`);
       return new Promise(() => {});
-    }
-    if (await reachable(location.origin)) {
-      setStatus(`Replica ${here} answers again.`, "ok");
-      return;
     }
     await sleep(Math.min(5000, 500 * 2 ** attempt));
   }
@@ -148,7 +148,11 @@ async function follow(c, g, signal, show) {
       if (unchanged && Date.now() - sent < 1000) await sleep(500, signal);
     } catch (e) {
       if (signal.aborted || e.name === "AbortError") return;
-      if (e instanceof Lost) { await findReplica(); continue; }
+      if (e instanceof Lost) {
+        await findReplica();
+        await sleep(500, signal); // its /healthz answered, its API may not yet
+        continue;
+      }
       if (!(e instanceof Problem)) throw e;
       if (e.status !== 401) show(null, e);
       if (e.status !== 503) return;
@@ -209,8 +213,11 @@ async function act(button, what, question, run, extra) {
     return true;
   } catch (e) {
     if (e instanceof Problem) showProblem(what, e);
-    else if (e instanceof Lost) findReplica();
-    else throw e;
+    else if (e instanceof Lost) {
+      fill($("problem"), h("strong", { class: "title" }, "No answer"),
+        ` — ${what}: the replica did not answer, so whether it was done is unknown; check before trying again.`);
+      findReplica();
+    } else throw e;
     return false;
   } finally {
     button.disabled = false;
@@ -492,22 +499,26 @@ function configForm(cfg) {
   const save = h("button", { type: "submit", class: "danger", "data-admin": "config" }, "Save configuration");
   const pauseAll = h("button", { type: "button", "data-admin": "pause-all", onclick: () => setAll(!cfg.paused) },
     cfg.paused ? "Resume all groups" : "Pause all groups");
+  // A saved change redraws the form from the configuration the PATCH
+  // answered, at once.
+  let saved = null;
+  const patch = (body) => api("PATCH", "/v1/config", body).then((r) => { saved = r.data; });
   async function setAll(pause) {
     if (await act(pauseAll, pause ? "Pause all groups" : "Resume all groups",
       pause ? "Stop automatic elections in every group?" : "Resume automatic elections in every group?",
-      () => api("PATCH", "/v1/config", { paused: pause }))) controllerView();
+      () => patch({ paused: pause }))) form.replaceWith(configForm(saved));
   }
   const form = h("form", { class: "actions", onsubmit: async (ev) => {
     ev.preventDefault();
-    const patch = {};
-    if (unclean.checked !== cfg.enableElectUncleanMaster) patch.enableElectUncleanMaster = unclean.checked;
-    if (paused.checked !== cfg.paused) patch.paused = paused.checked;
+    const change = {};
+    if (unclean.checked !== cfg.enableElectUncleanMaster) change.enableElectUncleanMaster = unclean.checked;
+    if (paused.checked !== cfg.paused) change.paused = paused.checked;
     const list = groups.value.split(",").map((s) => s.trim()).filter(Boolean);
-    if (list.join(",") !== cfg.pausedGroups.join(",")) patch.pausedGroups = list;
-    if (Number(timeout.value) !== cfg.defaultHeartbeatTimeoutMs) patch.defaultHeartbeatTimeoutMs = Number(timeout.value);
-    if (!Object.keys(patch).length) { setStatus("The configuration is unchanged.", ""); return; }
-    if (await act(save, "Change the runtime configuration", `Apply ${JSON.stringify(patch)} on every replica?`,
-      () => api("PATCH", "/v1/config", patch))) controllerView();
+    if (list.join(",") !== cfg.pausedGroups.join(",")) change.pausedGroups = list;
+    if (Number(timeout.value) !== cfg.defaultHeartbeatTimeoutMs) change.defaultHeartbeatTimeoutMs = Number(timeout.value);
+    if (!Object.keys(change).length) { setStatus("The configuration is unchanged.", ""); return; }
+    if (await act(save, "Change the runtime configuration", `Apply ${JSON.stringify(change)} on every replica?`,
+      () => patch(change))) form.replaceWith(configForm(saved));
   } },
   h("p", { class: "field check" }, unclean, h("label", { for: "cfg-unclean" }, "Elect an unclean master (one outside the SyncStateSet) when no clean one is alive")),
   h("p", { class: "field check" }, paused, h("label", { for: "cfg-paused" }, "Paused: no automatic elections anywhere")),
