@@ -55,9 +55,9 @@ type page struct {
 	ctx context.Context
 }
 
-func newPage(t *testing.T) *page {
+func newPage(t *testing.T, chromium string) *page {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)),
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium),
 		chromedp.NoSandbox, chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1100, 760))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
@@ -280,6 +280,7 @@ func byID(bs []*client.Broker, id int64) *client.Broker {
 // TestDashboard drives the dashboard in headless chromium against two
 // replicas that authenticate their callers, with three brokers in c1/g1.
 func TestDashboard(t *testing.T) {
+	browser := chromium(t)
 	file := filepath.Join(t.TempDir(), "credentials.yaml")
 	creds := fmt.Sprintf("tokens:\n  - {name: ops, role: admin, sha256: %s}\n  - {name: viewer, role: reader, sha256: %s}\n"+
 		"  - {name: brokers, role: broker, clusters: [c1], sha256: %s}\n",
@@ -292,7 +293,7 @@ func TestDashboard(t *testing.T) {
 	r1 := servertest.Start(t, prefix, "r1", secured)
 	r2 := servertest.Start(t, prefix, "r2", secured)
 	bs := brokers(t, 3, r1.URL, r2.URL)
-	p := newPage(t)
+	p := newPage(t, browser)
 	groupURL := r1.URL + "/ui/#/g/c1/g1"
 
 	// An unknown token is refused plainly, and so is a broker's token
