@@ -213,7 +213,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("controller replica serving", "replica", cfg.ReplicaID, "listen", ln.Addr().String(),
-		"advertise", cfg.AdvertiseURL, "etcd", etcdCfg.Endpoints, "version", cfg.Version,
+		"advertise", cfg.AdvertiseURL, "dashboard", strings.TrimSuffix(cfg.AdvertiseURL, "/")+ui.Prefix, "etcd", etcdCfg.Endpoints, "version", cfg.Version,
 		"tracing", cfg.Tracing.Exporter)
 
 	g.Go(func() error { return svc.Run(gctx) })

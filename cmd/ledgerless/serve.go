@@ -41,7 +41,8 @@ func newServe() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a controller replica",
-		Long: `Run a controller replica serving the REST API.
+		Long: `Run a controller replica serving the REST API, and a web dashboard of
+the broker groups at /ui/ (see docs/dashboard.md).
 
 With no --etcd-endpoints, the replica starts an embedded etcd member in
 --data-dir (a single member by default; give --embedded-initial-cluster to
