@@ -336,7 +336,9 @@ async function groupView(c, g) {
   let current = null;
   let shownEpoch = -1;
   const target = h("select", { id: "elect-target" });
-  const pauseButton = h("button", { type: "button", id: "pause-group", "data-admin": "pause-group" });
+  // Disabled until the configuration says whether the group is paused.
+  const pauseButton = h("button", { type: "button", id: "pause-group", "data-admin": "pause-group", disabled: true },
+    "Pause this group");
 
   async function loadHistory(before) {
     const q = before ? `&before=${before}` : "";
@@ -362,6 +364,7 @@ async function groupView(c, g) {
       const paused = await pausedHere();
       pauseButton.textContent = paused ? "Resume this group" : "Pause this group";
       pauseButton.dataset.paused = paused;
+      pauseButton.disabled = false;
     } catch (e) {
       if (!(e instanceof Problem || e instanceof Lost)) throw e;
     }
