@@ -30,6 +30,7 @@ var routeAccess = map[string]auth.Access{
 	"GET /v1/openapi.json": auth.Authenticated,
 	"GET /v1/clusters":     auth.Read,
 	"GET /v1/controller":   auth.Read,
+	"GET /v1/whoami":       auth.Authenticated,
 	"GET /v1/config":       auth.Read,
 	"PATCH /v1/config":     auth.Admin,
 
@@ -84,6 +85,7 @@ func (h *Handler) authorize() gin.HandlerFunc {
 				err = fmt.Errorf("%w: broker %q is not scoped to group %s", ledgerless.ErrForbidden, p.Name, g)
 			}
 		default:
+			c.Set(principalKey, p)
 			return
 		}
 		h.metrics.AuthFailure(reason)

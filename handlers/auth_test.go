@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -163,6 +164,7 @@ func TestRolesOverTLS(t *testing.T) {
 		{"GET", "/v1/clusters/other/groups/g", "", readers + " outsider outsider-token"},
 		{"GET", G + "/history", "", readers},
 		{"GET", "/v1/controller", "", readers},
+		{"GET", "/v1/whoami", "", all},
 		{"GET", "/v1/config", "", readers},
 		{"PATCH", "/v1/config", `{"enableElectUncleanMaster":false}`, admins},
 		{"POST", G + "/brokers", `{"address":"127.0.0.1:10911","registerCode":"code-1"}`, groupOwners},
@@ -202,6 +204,22 @@ func TestRolesOverTLS(t *testing.T) {
 			case r.method == "GET" && r.path != "/v1/no-such-route" && status != http.StatusOK:
 				t.Errorf("%s %s as %s: %d, want 200; body %s", r.method, r.path, c.name, status, b)
 			}
+		}
+	}
+
+	// whoami names each known caller's entry and role.
+	for key, want := range map[string]string{"admin": "ops admin", "reader": "dashboard reader",
+		"reader-cert": "reader-cert reader", "broker": "brokers-c broker"} {
+		status, _, b := send(t, known[key], "GET", base+"/v1/whoami", "")
+		var who struct {
+			Replica, Name, Role string
+			Authenticated       bool
+		}
+		if err := json.Unmarshal(b, &who); status != http.StatusOK || err != nil {
+			t.Fatalf("whoami as %s: %d %s", key, status, b)
+		}
+		if got := who.Name + " " + who.Role; got != want || !who.Authenticated || who.Replica != "r1" {
+			t.Errorf("whoami as %s: %+v, want %s, authenticated, replica r1", key, who, want)
 		}
 	}
 

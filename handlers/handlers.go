@@ -79,6 +79,7 @@ func New(svc *service.Service, log *slog.Logger, metrics Metrics, tp trace.Trace
 	grp.DELETE("/brokers/:id/lease", h.resign)
 	v1.GET("/openapi.json", serveOpenAPI)
 	v1.GET("/controller", h.controller)
+	v1.GET("/whoami", h.whoami)
 	v1.GET("/config", h.config)
 	v1.PATCH("/config", h.patchConfig)
 	h.electionRoutes(grp)

@@ -353,6 +353,13 @@ func TestRoutes(t *testing.T) {
 		t.Errorf("etcd.leader missing in %v", etcd)
 	}
 
+	// Without authentication every caller is an unauthenticated admin.
+	who, _ := call(t, http.StatusOK, "GET", base+"/v1/whoami", "")
+	keys(t, who, "replica", "authenticated", "name", "role")
+	check(t, who, "replica", "r1")
+	check(t, who, "authenticated", false)
+	check(t, who, "role", "admin")
+
 	// Runtime configuration: a JSON merge patch; null resets a field.
 	defaults := map[string]any{"enableElectUncleanMaster": false, "paused": false, "pausedGroups": []any{}, "defaultHeartbeatTimeoutMs": 10000}
 	sameConfig := func(got map[string]any, want map[string]any) {

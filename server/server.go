@@ -26,6 +26,7 @@ import (
 	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/tracing"
 	"github.com/ledgerless/ledgerless/tracing/provider"
+	"github.com/ledgerless/ledgerless/ui"
 )
 
 // Config is a replica's configuration. Zero fields take the defaults that
@@ -222,7 +223,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	rsrv := remoting.NewServer(ropts)
 	srv := &http.Server{
-		Handler:           withTLSState(handlers.New(svc, log, m, tp, sec.handlerOptions()...)),
+		Handler:           withTLSState(ui.Mount(handlers.New(svc, log, m, tp, sec.handlerOptions()...))),
 		ConnContext:       connContext,
 		ReadHeaderTimeout: min(10*time.Second, cfg.Limits.ReadTimeout),
 		ReadTimeout:       cfg.Limits.ReadTimeout,
@@ -238,7 +239,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("controller replica serving", "replica", cfg.ReplicaID, "listen", ln.Addr().String(),
 		"remoting", cfg.Remoting.describe(), "remotingAdvertise", cfg.Remoting.Advertise,
-		"advertise", cfg.AdvertiseURL, "etcd", etcdCfg.Endpoints, "version", cfg.Version,
+		"advertise", cfg.AdvertiseURL, "dashboard", strings.TrimSuffix(cfg.AdvertiseURL, "/")+ui.Prefix, "etcd", etcdCfg.Endpoints, "version", cfg.Version,
 		"tracing", cfg.Tracing.Exporter)
 
 	g.Go(func() error { return svc.Run(gctx) })

@@ -118,6 +118,9 @@ func (s *Service) Drain() { s.drainingOnce.Do(func() { close(s.draining) }) }
 // Hub returns the replica's change hub.
 func (s *Service) Hub() *Hub { return s.hub }
 
+// ReplicaID is the id of the replica this service runs in.
+func (s *Service) ReplicaID() string { return s.replica }
+
 // Ready checks that etcd answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ready(ctx) }
 

@@ -41,7 +41,8 @@ func newServe() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a controller replica",
-		Long: `Run a controller replica serving the REST API and, on the same port,
+		Long: `Run a controller replica serving the REST API, a web dashboard of the
+broker groups at /ui/ (see docs/dashboard.md) and, on the same port,
 RocketMQ's remoting protocol: stock RocketMQ 5.1.1+ brokers in controller
 mode and mqadmin use a replica as their controller when their
 controllerAddr lists the replicas' --listen addresses (see docs/rocketmq.md).
