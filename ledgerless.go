@@ -194,6 +194,7 @@ const (
 	ReasonFirstMaster = "first-master"    // the group's first broker came alive
 	ReasonMasterLost  = "master-lost"     // the master's lease expired
 	ReasonResigned    = "master-resigned" // the master shut down cleanly
+	ReasonCrashed     = "master-crashed"  // the master's connection closed and its process was found gone
 	ReasonNoMaster    = "no-master"       // a master-less group's candidate came alive
 	ReasonAdmin       = "admin"           // an operator asked for an election
 	ReasonRestored    = "restored"        // a restore from a snapshot fenced the group

@@ -24,6 +24,9 @@ const (
 	Resigned
 	// Admin: an operator asked, optionally naming the new master.
 	Admin
+	// Crashed: this replica confirmed that the master's process is gone
+	// (see service.Hold); no grace applies.
+	Crashed
 )
 
 // Input is everything a decision depends on.
@@ -90,6 +93,8 @@ func ReasonFor(t Trigger, st ledgerless.State) string {
 		return ledgerless.ReasonFirstMaster
 	case t == Resigned:
 		return ledgerless.ReasonResigned
+	case t == Crashed && st.MasterBrokerID != 0:
+		return ledgerless.ReasonCrashed
 	case st.MasterBrokerID == 0:
 		return ledgerless.ReasonNoMaster
 	}

@@ -42,6 +42,8 @@ type Options struct {
 	MaxLongPolls int
 	// MaxBrokersPerGroup bounds a group's registered brokers; 0: no bound.
 	MaxBrokersPerGroup int
+	// Crashes is told of crash suspicions (see Hold); nil: nobody.
+	Crashes CrashObserver
 }
 
 // Service implements the controller's use cases for one replica.
@@ -60,6 +62,7 @@ type Service struct {
 	mu      sync.Mutex
 	members map[memberKey]*memberEntry
 	conns   map[memberKey]int // open connections of each broker to this replica
+	crash   *crashWatch
 
 	listeners []func(ledgerless.GroupKey, ledgerless.HistoryEntry) // of elections; guarded by mu
 
@@ -93,7 +96,8 @@ func New(opts Options) *Service {
 	}
 	s := &Service{store: opts.Store, replica: opts.ReplicaID, log: opts.Logger, tracer: tracing.Tracer(opts.TracerProvider),
 		now: opts.Now, embedded: opts.Embedded, maxLongPolls: opts.MaxLongPolls, maxBrokers: opts.MaxBrokersPerGroup,
-		members: map[memberKey]*memberEntry{}, conns: map[memberKey]int{}, draining: make(chan struct{})}
+		members: map[memberKey]*memberEntry{}, conns: map[memberKey]int{}, draining: make(chan struct{}),
+		crash: newCrashWatch(opts.Crashes)}
 	s.elector = election.NewElector(election.Options{Store: opts.Store, Replica: opts.ReplicaID,
 		Logger: opts.Logger, Now: opts.Now, Reconcile: opts.Reconcile,
 		ConnectedFor:   func() time.Duration { return s.hub.ConnectedFor() },
@@ -107,7 +111,9 @@ func (s *Service) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.elector.Run(ctx) }()
 	err := s.hub.Run(ctx)
-	return errors.Join(err, <-errc)
+	err = errors.Join(err, <-errc)
+	s.crash.close()
+	return err
 }
 
 // Drain makes every waiting and future long poll answer at once, so that

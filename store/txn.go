@@ -59,6 +59,20 @@ func (t *Txn) RequireAlive(id int64) *Txn {
 	return t
 }
 
+// EndAlive ends a broker's liveness, provided it is still alive under the
+// same lease as in the snapshot and no heartbeat data was recorded for it
+// since: a broker that re-registered, was revived or reported through any
+// replica in between fails the compare. The caller revokes the lease after
+// committing.
+func (t *Txn) EndAlive(id int64) *Txn {
+	alive := t.s.k.member(kindAlive, t.snap.Group.Key, id)
+	hb := t.s.k.member(kindHeartbeat, t.snap.Group.Key, id)
+	t.cmps = append(t.cmps, clientv3.Compare(clientv3.CreateRevision(alive), "=", t.snap.members[id].aliveCreate),
+		clientv3.Compare(clientv3.ModRevision(hb), "=", t.snap.members[id].hb))
+	t.ops = append(t.ops, clientv3.OpDelete(alive))
+	return t
+}
+
 // Commit runs the transaction.
 func (t *Txn) Commit(ctx context.Context) error {
 	resp, err := t.s.cli.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit()
@@ -73,6 +87,13 @@ func (t *Txn) Commit(ctx context.Context) error {
 
 // Lease returns the lease a broker was alive under in the snapshot.
 func (s *Snapshot) Lease(id int64) LeaseID { return s.members[id].lease }
+
+// Renewed reports whether broker id's liveness or heartbeat data changed
+// between the snapshot since and s: a new lease, or data recorded.
+func (s *Snapshot) Renewed(id int64, since *Snapshot) bool {
+	a, b := s.members[id], since.members[id]
+	return a.aliveCreate != b.aliveCreate || a.lease != b.lease || a.hb != b.hb
+}
 
 // AppendHistory records an epoch change. The entry's key is its epoch, so
 // recording the same epoch twice fails the transaction.
