@@ -93,9 +93,20 @@ func GroupPath(cluster, group string, rest ...string) string {
 // The answer's Index is valid. ctx bounds the call, which takes up to wait
 // plus a round trip.
 func (t *Transport) PollGroup(ctx context.Context, cluster, group string, index int64, wait time.Duration) (*Group, *Answer, error) {
+	return t.PollGroupAs(ctx, cluster, group, 0, index, wait)
+}
+
+// PollGroupAs is PollGroup for broker id of the group (0: none): its long
+// poll names it (?broker=id), which makes the open request the broker's
+// crash signal on the replica (a poll abandoned because the broker's
+// process died deposes it at once, see docs/design-crash.md).
+func (t *Transport) PollGroupAs(ctx context.Context, cluster, group string, broker, index int64, wait time.Duration) (*Group, *Answer, error) {
 	path := GroupPath(cluster, group)
 	if index >= 0 {
 		q := url.Values{"index": {strconv.FormatInt(index, 10)}, "wait": {wait.String()}}
+		if broker > 0 {
+			q.Set("broker", strconv.FormatInt(broker, 10))
+		}
 		path += "?" + q.Encode()
 	}
 	var g Group

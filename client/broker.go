@@ -120,6 +120,15 @@ func (o *Options) setDefaults() error {
 // Broker is a broker's membership of its group: registration, heartbeats,
 // and the group's master state as the controller last told it. Run drives
 // it; the other methods are safe to call concurrently with Run.
+//
+// While it runs, a Broker keeps a request open to a controller replica at
+// all times: its long poll, which names the broker. That open connection
+// is the broker's crash signal: when the process dies (kill -9, OOM,
+// panic) the replica sees it close, finds nothing listening on Options
+// Address any more, and fails the group over at once instead of after the
+// heartbeat timeout. So Address must be where the broker listens, and
+// reachable from the replicas; a broker that shuts down cleanly calls
+// Resign.
 type Broker struct {
 	opts   Options
 	t      *Transport

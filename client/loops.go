@@ -171,6 +171,13 @@ func (b *Broker) heartbeat(ctx context.Context) (context.Context, error) {
 }
 
 // follow long-polls the group until ctx ends, taking in every change.
+// It keeps a long poll open to a replica at all times but for the moment
+// between an answer and the next poll, and each poll names the broker:
+// that open request is the broker's crash signal. When the broker's
+// process dies, the replica sees the poll abandoned, finds the broker's
+// address refusing connections and deposes it at once rather than after
+// the heartbeat timeout. A poll that ends because the broker switches
+// replicas or reconnects deposes nothing: its address still answers.
 func (b *Broker) follow(ctx context.Context) error {
 	retry := backoff{base: minRetry, max: maxRetry}
 	index := int64(-1)
@@ -178,7 +185,7 @@ func (b *Broker) follow(ctx context.Context) error {
 		sent := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, b.opts.PollWait+pollOverhead)
 		pctx, span := b.span(pctx, "broker.poll", b.ID())
-		g, ans, err := b.t.PollGroup(pctx, b.opts.Cluster, b.opts.Group, index, b.opts.PollWait)
+		g, ans, err := b.t.PollGroupAs(pctx, b.opts.Cluster, b.opts.Group, b.ID(), index, b.opts.PollWait)
 		end(span, err)
 		cancel()
 		if ctx.Err() != nil {

@@ -25,10 +25,21 @@ func (h *Handler) group(c *gin.Context) {
 	if !ok {
 		return
 	}
+	broker, ok := pollingBroker(c)
+	if !ok {
+		return
+	}
 	var ans service.Answer
 	var err error
 	if wait > 0 {
-		ans, err = h.svc.WaitGroup(c.Request.Context(), g, index, wait)
+		ctx := c.Request.Context()
+		if broker != 0 {
+			// The broker's long poll is its crash signal: abandoned
+			// before its answer, the broker is suspect.
+			release := h.svc.Hold(g, broker)
+			defer func() { release(ctx.Err() != nil) }()
+		}
+		ans, err = h.svc.WaitGroup(ctx, g, index, wait)
 	} else {
 		ans.Group, err = h.svc.Group(c.Request.Context(), g)
 	}
@@ -80,6 +91,21 @@ func longPoll(c *gin.Context) (index int64, wait time.Duration, ok bool) {
 		}
 	}
 	return index, wait, true
+}
+
+// pollingBroker parses ?broker=ID, the id of the broker whose long poll
+// this is (0 when not given), which ties the poll to it (service.Hold).
+func pollingBroker(c *gin.Context) (int64, bool) {
+	bs, ok := c.GetQuery("broker")
+	if !ok {
+		return 0, true
+	}
+	id, err := strconv.ParseInt(bs, 10, 64)
+	if err != nil || id < 1 {
+		invalid(c, http.StatusBadRequest, fmt.Sprintf("broker %q is not a broker id (a positive integer)", bs))
+		return 0, false
+	}
+	return id, true
 }
 
 func (h *Handler) groups(c *gin.Context) {

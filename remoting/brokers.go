@@ -139,14 +139,7 @@ func (s *Server) heartbeat(ctx context.Context, req *Command, r *reply) *Command
 	beat.Data = ledgerless.HeartbeatData{Epoch: nonNeg("epoch", 0), MaxOffset: nonNeg("maxOffset", 0),
 		ConfirmOffset: nonNeg("confirmOffset", 0), ElectionPriority: nonNeg("electionPriority", 1<<31-1)}
 	if r.conn != nil {
-		ids := r.conn.brokers[g]
-		if ids == nil {
-			ids = map[int64]func(){}
-			r.conn.brokers[g] = ids
-		}
-		if _, seen := ids[id]; !seen {
-			ids[id] = s.opts.Service.Connected(g, id)
-		}
+		r.conn.tie(g, id)
 	}
 	if err := s.opts.Service.SharedHeartbeat(ctx, g, id, beat); err != nil {
 		s.log.DebugContext(ctx, "remoting heartbeat refused", "group", g.String(), "broker", id, "err", err)
@@ -207,6 +200,9 @@ func (s *Server) registerBroker(ctx context.Context, req *Command, r *reply) *Co
 	grp, err := s.opts.Service.ConfirmRegistration(ctx, g, id, address)
 	if err != nil {
 		return fail(req, err, ext, notRegistered)
+	}
+	if r.conn != nil {
+		r.conn.tie(g, id)
 	}
 	if m, found := grp.Master(); found && m.Alive {
 		ext.SetInt64("masterBrokerId", m.ID)

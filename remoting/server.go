@@ -199,8 +199,10 @@ func (s *Server) untrack(c net.Conn) {
 func (s *Server) serveConn(conn net.Conn) {
 	peer := conn.RemoteAddr().String()
 	r := bufio.NewReaderSize(conn, 16<<10)
-	cs := &connState{brokers: map[ledgerless.GroupKey]map[int64]func(){}}
-	defer cs.close()
+	cs := &connState{svc: s.opts.Service, brokers: map[ledgerless.GroupKey]map[int64]func(bool){}}
+	// A connection that this server did not close on shutdown ended on
+	// the broker's side: service decides whether the broker crashed.
+	defer func() { cs.close(!s.isClosed()) }()
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
 		if _, err := r.Peek(1); err != nil {
@@ -253,15 +255,31 @@ func (s *Server) closing(peer string, err error) {
 }
 
 // connState is what the server knows of one connection: the brokers
-// that heartbeat on it, whose connections service counts.
+// that registered or heartbeat on it, whose connections service counts
+// and holds as their crash signal (service.Hold).
 type connState struct {
-	brokers map[ledgerless.GroupKey]map[int64]func()
+	svc     *service.Service
+	brokers map[ledgerless.GroupKey]map[int64]func(lost bool)
 }
 
-func (c *connState) close() {
+// tie records that broker id of g speaks on this connection.
+func (c *connState) tie(g ledgerless.GroupKey, id int64) {
+	ids := c.brokers[g]
+	if ids == nil {
+		ids = map[int64]func(bool){}
+		c.brokers[g] = ids
+	}
+	if _, seen := ids[id]; !seen {
+		closed, release := c.svc.Connected(g, id), c.svc.Hold(g, id)
+		ids[id] = func(lost bool) { closed(); release(lost) }
+	}
+}
+
+// close ends the ties; lost: the broker's side ended the connection.
+func (c *connState) close(lost bool) {
 	for _, ids := range c.brokers {
-		for _, closed := range ids {
-			closed()
+		for _, end := range ids {
+			end(lost)
 		}
 	}
 }
