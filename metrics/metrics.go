@@ -37,6 +37,9 @@ type Metrics struct {
 	authFailures  *prometheus.CounterVec
 	remoting      *prometheus.CounterVec
 	remotingTime  *prometheus.HistogramVec
+	suspicions    *prometheus.CounterVec
+	dismissals    *prometheus.CounterVec
+	confirmTime   prometheus.Histogram
 }
 
 // New returns a registry with the Go runtime and process metrics and
@@ -60,7 +63,7 @@ func New() *Metrics {
 		}),
 		elections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ledgerless_elections_total",
-			Help: "Elections decided by this replica, by reason (first-master, master-lost, master-resigned, no-master, admin) and outcome (elected, no-candidate, refused, failed).",
+			Help: "Elections decided by this replica, by reason (first-master, master-lost, master-resigned, master-crashed, no-master, admin) and outcome (elected, no-candidate, refused, failed).",
 		}, []string{"reason", "outcome"}),
 		failover: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "ledgerless_failover_seconds", Help: "Time from a master's lease going away, as this replica saw it, to its successor's election being committed, by reason.",
@@ -92,6 +95,24 @@ func New() *Metrics {
 			Name: "ledgerless_remoting_request_duration_seconds", Help: "RocketMQ remoting request latency, by request code name.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}, []string{"code"}),
+		suspicions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledgerless_crash_suspicions_total",
+			Help: "Brokers suspected of a crash because their last connection to this replica closed, by outcome: raised, confirmed (lease ended at once) or dismissed.",
+		}, []string{"outcome"}),
+		dismissals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledgerless_crash_dismissals_total",
+			Help: "Crash suspicions dismissed, by why: not-alive, reconnected, untrusted, answered, unreachable, renewed, failed.",
+		}, []string{"why"}),
+		confirmTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ledgerless_crash_confirm_seconds", Help: "Time from a broker's last connection closing to its crash being confirmed and its lease ended.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+	}
+	for _, o := range []string{"raised", "confirmed", "dismissed"} {
+		m.suspicions.WithLabelValues(o)
+	}
+	for _, why := range []string{"not-alive", "reconnected", "untrusted", "answered", "unreachable", "renewed", "failed"} {
+		m.dismissals.WithLabelValues(why)
 	}
 	m.heartbeatsOK = m.heartbeats.WithLabelValues("ok")
 	for _, method := range etcdMethods {
@@ -99,7 +120,8 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.heartbeats, m.heartbeatTime, m.elections, m.failover,
-		m.groups, m.aliveBrokers, m.withoutMaster, m.etcd, m.authFailures, m.remoting, m.remotingTime)
+		m.groups, m.aliveBrokers, m.withoutMaster, m.etcd, m.authFailures, m.remoting, m.remotingTime,
+		m.suspicions, m.dismissals, m.confirmTime)
 	return m
 }
 
@@ -189,4 +211,18 @@ func (m *Metrics) AuthFailure(reason string) { m.authFailures.WithLabelValues(re
 func (m *Metrics) RemotingRequest(code, outcome string, d time.Duration) {
 	m.remoting.WithLabelValues(code, outcome).Inc()
 	m.remotingTime.WithLabelValues(code).Observe(d.Seconds())
+}
+
+// CrashSuspected counts a crash suspicion raised.
+func (m *Metrics) CrashSuspected() { m.suspicions.WithLabelValues("raised").Inc() }
+
+// CrashSuspicionEnded counts a suspicion confirmed or dismissed (why:
+// for what), and times a confirmation.
+func (m *Metrics) CrashSuspicionEnded(outcome, why string, d time.Duration) {
+	m.suspicions.WithLabelValues(outcome).Inc()
+	if outcome == "confirmed" {
+		m.confirmTime.Observe(d.Seconds())
+	} else {
+		m.dismissals.WithLabelValues(why).Inc()
+	}
 }

@@ -208,7 +208,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	svc := service.New(service.Options{Store: st, ReplicaID: cfg.ReplicaID, Logger: log,
 		Reconcile: cfg.Reconcile, Embedded: len(cfg.Etcd.Endpoints) == 0, TracerProvider: tp, Observer: m,
-		MaxLongPolls: cfg.Limits.MaxLongPolls, MaxBrokersPerGroup: cfg.Limits.MaxBrokersPerGroup})
+		MaxLongPolls: cfg.Limits.MaxLongPolls, MaxBrokersPerGroup: cfg.Limits.MaxBrokersPerGroup, Crashes: m})
 	m.LongPolls(svc.Hub().Waiters)
 	m.LongPollLimit(cfg.Limits.MaxLongPolls)
 	m.EtcdConnected(svc.Hub().ConnectedFor)
