@@ -161,6 +161,7 @@ func (s *Service) Hold(g ledgerless.GroupKey, id int64) (release func(lost bool)
 			}
 			c.mu.Unlock()
 			if suspect {
+				c.obs.CrashSuspected()
 				go func() { defer c.wg.Done(); s.suspect(k, at) }()
 			}
 		})
@@ -171,6 +172,17 @@ func (s *Service) Hold(g ledgerless.GroupKey, id int64) (release func(lost bool)
 // replica that Hold ties to it, of both protocols.
 func (s *Service) Held(g ledgerless.GroupKey, id int64) int {
 	return s.crash.held(memberKey{g, id})
+}
+
+// Armed reports whether this replica would confirm a crash of broker id
+// of group g now: it holds a connection of the broker, and the broker's
+// address answered a connect from this replica.
+func (s *Service) Armed(g ledgerless.GroupKey, id int64) bool {
+	c := s.crash
+	k := memberKey{g, id}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.holds[k] > 0 && c.reachable[k] != ""
 }
 
 func (c *crashWatch) held(k memberKey) int {
@@ -231,7 +243,6 @@ func (s *Service) suspect(k memberKey, at time.Time) {
 		delete(c.suspects, k)
 		c.mu.Unlock()
 	}()
-	c.obs.CrashSuspected()
 	ctx, cancel := context.WithTimeout(c.ctx, suspectTimeout)
 	defer cancel()
 	why, err := s.confirmCrash(ctx, k, at)
