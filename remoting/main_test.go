@@ -25,12 +25,20 @@ type controller struct {
 // shared embedded etcd, under prefix.
 func startController(t testing.TB, prefix, id string, opts ...func(*Options)) *controller {
 	t.Helper()
+	return startControllerWith(t, prefix, id, service.Options{}, opts...)
+}
+
+// startControllerWith is startController with service options; their
+// store, replica id, reconcile period and tracer are set here.
+func startControllerWith(t testing.TB, prefix, id string, sopts service.Options, opts ...func(*Options)) *controller {
+	t.Helper()
 	st := storetest.Open(t, prefix)
 	var o Options
 	for _, f := range opts {
 		f(&o)
 	}
-	svc := service.New(service.Options{Store: st, ReplicaID: id, Reconcile: 200 * time.Millisecond, TracerProvider: o.TracerProvider})
+	sopts.Store, sopts.ReplicaID, sopts.Reconcile, sopts.TracerProvider = st, id, 200*time.Millisecond, o.TracerProvider
+	svc := service.New(sopts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
