@@ -120,6 +120,9 @@ func badInputs() []badInput {
 		{name: "wait=10m", method: "GET", path: G + "?index=1&wait=10m", status: bad},
 		{name: "wait=abc", method: "GET", path: G + "?index=1&wait=abc", status: bad},
 		{name: "wait=30 (no unit)", method: "GET", path: G + "?index=1&wait=30", status: bad},
+		{name: "broker=0", method: "GET", path: G + "?index=1&wait=1s&broker=0", status: bad},
+		{name: "broker=-2", method: "GET", path: G + "?index=1&wait=1s&broker=-2", status: bad},
+		{name: "broker=x", method: "GET", path: G + "?index=1&wait=1s&broker=x", status: bad},
 
 		// History parameters.
 		{name: "history limit=0", method: "GET", path: G + "/history?limit=0", status: bad},
