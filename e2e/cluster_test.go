@@ -42,6 +42,12 @@ type cluster struct {
 	rec         *recorder
 	admin       *client.Transport
 	started     time.Time
+	// The brokers' heartbeat timeout and interval: heartbeatTimeout and
+	// heartbeatInterval unless set before startGroups.
+	timeout, interval time.Duration
+	// brokerControllers, when set, gives the controller URLs a broker is
+	// started with, from those it would have (its preferred one first).
+	brokerControllers func(b *broker, urls []string) []string
 }
 
 type etcdMember struct {
@@ -84,6 +90,13 @@ type node interface {
 // a master with every broker in the SyncStateSet and acknowledged writes.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	return startClusterWith(t, nil)
+}
+
+// startClusterWith is startCluster with the cluster's brokers set up by
+// opts (nil: as startCluster), before they start.
+func startClusterWith(t *testing.T, opts func(*cluster)) *cluster {
+	t.Helper()
 	c := &cluster{name: "e2e", dir: t.TempDir(), rec: newRecorder(), started: time.Now()}
 	var peers, clients, initial []string
 	for i := range 3 {
@@ -109,6 +122,9 @@ func startCluster(t *testing.T) *cluster {
 			"--shutdown-timeout", "5s"))
 	}
 	c.waitControllers(t)
+	if opts != nil {
+		opts(c)
+	}
 	c.startGroups(t)
 	return c
 }
@@ -118,6 +134,9 @@ func startCluster(t *testing.T) *cluster {
 // with every broker in the SyncStateSet and acknowledged writes.
 func (c *cluster) startGroups(t *testing.T) {
 	t.Helper()
+	if c.timeout == 0 {
+		c.timeout, c.interval = heartbeatTimeout, heartbeatInterval
+	}
 	var err error
 	if c.admin, err = client.NewTransport(client.TransportOptions{Controllers: c.urls}); err != nil {
 		t.Fatal(err)
@@ -135,10 +154,13 @@ func (c *cluster) startGroups(t *testing.T) {
 			addrs = append(addrs, b.addr)
 			// Each broker prefers another controller replica.
 			urls := append(slices.Clone(c.urls[i:]), c.urls[:i]...)
+			if c.brokerControllers != nil {
+				urls = c.brokerControllers(b, urls)
+			}
 			b.node = newProcess(t, c.dir, b.name, brokersimBinary, "serve",
 				"--listen", b.addr, "--controller", strings.Join(urls, ","), "--cluster", c.name, "--group", name,
 				"--data-dir", filepath.Join(c.dir, fmt.Sprintf("%s-b%d", name, i+1)),
-				"--heartbeat-timeout", heartbeatTimeout.String(), "--heartbeat-interval", heartbeatInterval.String())
+				"--heartbeat-timeout", c.timeout.String(), "--heartbeat-interval", c.interval.String())
 			g.brokers = append(g.brokers, b)
 			watchers.Add(1)
 			go func() { defer watchers.Done(); c.watchBroker(ctx, b) }()
