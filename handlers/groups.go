@@ -37,7 +37,13 @@ func (h *Handler) group(c *gin.Context) {
 			// The broker's long poll is its crash signal: abandoned
 			// before its answer, the broker is suspect.
 			release := h.svc.Hold(g, broker)
-			defer func() { release(ctx.Err() != nil) }()
+			defer func() {
+				if ctx.Err() != nil {
+					release(service.EndLost)
+				} else {
+					release(service.EndAnswered)
+				}
+			}()
 		}
 		ans, err = h.svc.WaitGroup(ctx, g, index, wait)
 	} else {

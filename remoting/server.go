@@ -271,7 +271,14 @@ func (c *connState) tie(g ledgerless.GroupKey, id int64) {
 	}
 	if _, seen := ids[id]; !seen {
 		closed, release := c.svc.Connected(g, id), c.svc.Hold(g, id)
-		ids[id] = func(lost bool) { closed(); release(lost) }
+		ids[id] = func(lost bool) {
+			closed()
+			if lost {
+				release(service.EndLost)
+			} else {
+				release(service.EndClosed)
+			}
+		}
 	}
 }
 

@@ -23,7 +23,8 @@ import (
 // open and which names the broker (?broker=<id>). Each is tied to the
 // broker with Hold. When the last one of a broker ends on the broker's
 // side (its TCP connection closed, a long poll abandoned before its
-// answer) the broker is suspect, and the replica confirms at once:
+// answer, or answered and not followed by the next poll within
+// PollLinger) the broker is suspect, and the replica confirms at once:
 //
 //  1. the broker is still alive in etcd (else it resigned, expired or was
 //     removed: nothing to do);
@@ -65,6 +66,7 @@ type crashWatch struct {
 	mu        sync.Mutex
 	stopped   bool                 // no more goroutines start
 	holds     map[memberKey]int    // open connections (both protocols) of each broker
+	seq       map[memberKey]int    // holds taken of each held broker, to tell a new poll
 	reachable map[memberKey]string // the address that answered a connect from this replica
 	learning  map[memberKey]bool   // a probe of the broker's address is under way
 	suspects  map[memberKey]bool   // a suspicion is being confirmed
@@ -111,7 +113,7 @@ func newCrashWatch(obs CrashObserver) *crashWatch {
 		obs = noCrashObserver{}
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &crashWatch{obs: obs, ctx: ctx, stop: stop, holds: map[memberKey]int{}, reachable: map[memberKey]string{},
+	return &crashWatch{obs: obs, ctx: ctx, stop: stop, holds: map[memberKey]int{}, seq: map[memberKey]int{}, reachable: map[memberKey]string{},
 		learning: map[memberKey]bool{}, suspects: map[memberKey]bool{}}
 }
 
@@ -124,17 +126,37 @@ func (c *crashWatch) close() {
 	c.wg.Wait()
 }
 
+// ConnEnd says how a connection that Hold tied to a broker ended.
+type ConnEnd int
+
+const (
+	// EndClosed: this replica ended it (shutting down): no signal.
+	EndClosed ConnEnd = iota
+	// EndLost: it ended on the broker's side without a clean close (a TCP
+	// connection closed by the peer or reset, a long poll abandoned
+	// before its answer).
+	EndLost
+	// EndAnswered: a long poll was answered. The broker polls again at
+	// once; the poll is held on for PollLinger, and a broker that has not
+	// polled again by then is treated as EndLost: so a process that dies
+	// between two polls is caught too.
+	EndAnswered
+)
+
+// PollLinger is how long an answered long poll still holds its broker,
+// waiting for the next one (see EndAnswered).
+const PollLinger = 250 * time.Millisecond
+
 // Hold ties an open connection of broker id of group g to this replica,
 // as the signal of its crash (see crashWatch), and returns release, which
-// the front end calls once when the connection ends: lost says that it
-// ended on the broker's side without a clean close (a TCP connection
-// closed by the peer or reset, a long poll abandoned before its answer).
-// The last lost connection of an alive broker makes it suspect.
-func (s *Service) Hold(g ledgerless.GroupKey, id int64) (release func(lost bool)) {
+// the front end calls once when the connection ends, saying how. The
+// last connection of an alive broker ending as EndLost makes it suspect.
+func (s *Service) Hold(g ledgerless.GroupKey, id int64) (release func(ConnEnd)) {
 	k := memberKey{g, id}
 	c := s.crash
 	c.mu.Lock()
 	c.holds[k]++
+	c.seq[k]++
 	learn := c.reachable[k] == "" && !c.learning[k] && !c.stopped
 	if learn {
 		c.learning[k] = true
@@ -145,27 +167,59 @@ func (s *Service) Hold(g ledgerless.GroupKey, id int64) (release func(lost bool)
 		go func() { defer c.wg.Done(); s.learn(k) }()
 	}
 	var once sync.Once
-	return func(lost bool) {
+	return func(how ConnEnd) {
 		once.Do(func() {
 			at := s.now()
+			if how != EndAnswered {
+				s.unhold(k, how == EndLost, at)
+				return
+			}
 			c.mu.Lock()
-			c.holds[k]--
-			last := c.holds[k] <= 0
-			if last {
-				delete(c.holds, k)
+			defer c.mu.Unlock()
+			if c.stopped {
+				c.unholdLocked(k)
+				return
 			}
-			suspect := last && lost && !c.suspects[k] && !c.stopped && !s.isDraining()
-			if suspect {
-				c.suspects[k] = true
-				c.wg.Add(1)
-			}
-			c.mu.Unlock()
-			if suspect {
-				c.obs.CrashSuspected()
-				go func() { defer c.wg.Done(); s.suspect(k, at) }()
-			}
+			seq := c.seq[k]
+			c.wg.Add(1)
+			time.AfterFunc(PollLinger, func() {
+				defer c.wg.Done()
+				c.mu.Lock()
+				again := c.seq[k] != seq // the broker polled again
+				c.mu.Unlock()
+				s.unhold(k, !again, at)
+			})
 		})
 	}
+}
+
+// unhold ends one hold of broker k, which makes it suspect when it was
+// the last one and lost, as of at.
+func (s *Service) unhold(k memberKey, lost bool, at time.Time) {
+	c := s.crash
+	c.mu.Lock()
+	last := c.unholdLocked(k)
+	suspect := last && lost && !c.suspects[k] && !c.stopped && !s.isDraining()
+	if suspect {
+		c.suspects[k] = true
+		c.wg.Add(1)
+	}
+	c.mu.Unlock()
+	if suspect {
+		c.obs.CrashSuspected()
+		go func() { defer c.wg.Done(); s.suspect(k, at) }()
+	}
+}
+
+// unholdLocked drops one hold of k and reports whether it was the last.
+func (c *crashWatch) unholdLocked(k memberKey) bool {
+	c.holds[k]--
+	if c.holds[k] > 0 {
+		return false
+	}
+	delete(c.holds, k)
+	delete(c.seq, k)
+	return true
 }
 
 // Held is the number of open connections of broker id of group g to this

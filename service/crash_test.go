@@ -109,7 +109,7 @@ func crashPair(t *testing.T, r *replica, g ledgerless.GroupKey, master, slave st
 
 // hold ties a connection of broker id to r and waits until r would trust
 // a refusal of the broker's address.
-func hold(t *testing.T, r *replica, g ledgerless.GroupKey, id int64) func(lost bool) {
+func hold(t *testing.T, r *replica, g ledgerless.GroupKey, id int64) func(service.ConnEnd) {
 	t.Helper()
 	release := r.Hold(g, id)
 	eventually(t, 10*time.Second, func() bool { return r.Armed(g, id) })
@@ -127,7 +127,7 @@ func TestCrashedMasterFailsOverAtOnce(t *testing.T) {
 	crashPair(t, rs[0], g, m.addr(), s.addr())
 	release := hold(t, rs[0], g, 1)
 	m.die()
-	release(true)
+	release(service.EndLost)
 	if got := obs.outcomes(t, 1); got[0] != service.CrashConfirmed {
 		t.Fatalf("suspicion %v, want confirmed", got)
 	}
@@ -147,7 +147,7 @@ func TestCrashedSlaveLeaseEnds(t *testing.T) {
 	crashPair(t, rs[0], g, m.addr(), s.addr())
 	release := hold(t, rs[0], g, 2)
 	s.die()
-	release(true)
+	release(service.EndLost)
 	if got := obs.outcomes(t, 1); got[0] != service.CrashConfirmed {
 		t.Fatalf("suspicion %v, want confirmed", got)
 	}
@@ -171,32 +171,40 @@ func TestNoFalseDeposal(t *testing.T) {
 		run func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) (int, string)
 	}{
 		{"connection closed, process alive", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) (int, string) {
-			hold(t, r, g, 1)(true)
+			hold(t, r, g, 1)(service.EndLost)
 			return 1, "dismissed:answered"
 		}},
 		{"one of two connections closed", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) (int, string) {
 			first, second := hold(t, r, g, 1), r.Hold(g, 1)
 			m.die() // even with the port gone: another connection is open
-			first(true)
-			second(false) // the other one ends cleanly
+			first(service.EndLost)
+			second(service.EndClosed) // the other one ends on the replica's side
 			return 0, ""
 		}},
-		{"answered long poll", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) (int, string) {
+		{"closed by the replica", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) (int, string) {
 			release := hold(t, r, g, 1)
 			m.die()
-			release(false)
+			release(service.EndClosed)
+			return 0, ""
+		}},
+		{"answered long poll, then the next one", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) (int, string) {
+			release := hold(t, r, g, 1)
+			m.die() // even so: the broker polls again
+			release(service.EndAnswered)
+			r.Hold(g, 1)
+			eventually(t, 10*time.Second, func() bool { return r.Held(g, 1) == 1 }) // the answered one let go
 			return 0, ""
 		}},
 		{"address never answered", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) (int, string) {
 			m.die()
-			r.Hold(g, 1)(true)
+			r.Hold(g, 1)(service.EndLost)
 			return 1, "dismissed:untrusted"
 		}},
 		{"replica draining", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) (int, string) {
 			release := hold(t, r, g, 1)
 			m.die()
 			r.Drain()
-			release(true)
+			release(service.EndLost)
 			return 0, ""
 		}},
 		{"resigned before its connection closed", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) (int, string) {
@@ -205,7 +213,7 @@ func TestNoFalseDeposal(t *testing.T) {
 				t.Fatal(err)
 			}
 			m.die()
-			release(true)
+			release(service.EndLost)
 			return 1, "dismissed:not-alive"
 		}},
 	} {
@@ -233,4 +241,21 @@ func TestNoFalseDeposal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCrashBetweenPolls: the master's process dies between two long
+// polls: the answered poll is not followed by another, and the master
+// fails over as if the poll had been abandoned.
+func TestCrashBetweenPolls(t *testing.T) {
+	rs, obs := crashReplicas(t, 1)
+	g := key("g")
+	m, s := listenBroker(t), listenBroker(t)
+	crashPair(t, rs[0], g, m.addr(), s.addr())
+	release := hold(t, rs[0], g, 1)
+	m.die()
+	release(service.EndAnswered)
+	if got := obs.outcomes(t, 1); got[0] != service.CrashConfirmed {
+		t.Fatalf("suspicion %v, want confirmed", got)
+	}
+	assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
 }
