@@ -129,7 +129,11 @@ func ReadBrokerSets(ctx context.Context, src ImportSource) (ImportRead, error) {
 	var unmanaged []string
 	known := map[string]ReplicasInfo{}
 	for batch := range slices.Chunk(names, syncStateBatch) {
-		body, _ := EncodeBody(batch)
+		asked := make([]string, len(batch))
+		for i, k := range batch {
+			asked[i] = k.Group
+		}
+		body, _ := EncodeBody(asked)
 		resp, err := src.call(ctx, c, Request(GetSyncStateData, nil, body), "1006 from "+read.Leader)
 		if err != nil {
 			return ImportRead{}, err

@@ -168,7 +168,7 @@ func runImport(ctx context.Context, o importOptions, out, progress io.Writer) er
 			len(refused), len(plan), strings.Join(refused, ", "), what)}
 	}
 	if o.dryRun {
-		_, err := fmt.Fprintf(out, "dry run: %d groups would be imported; nothing was written\n", len(plan))
+		_, err := fmt.Fprintf(out, "dry run: %s would be imported; nothing was written\n", count(len(plan), "group"))
 		return err
 	}
 	if len(plan) == 0 {
@@ -193,13 +193,13 @@ func runImport(ctx context.Context, o importOptions, out, progress io.Writer) er
 		counter.report(i+1, len(plan))
 	}
 	counter.done()
-	if _, err := fmt.Fprintf(out, "imported %d groups from %s\n", len(plan), read.Leader); err != nil {
+	if _, err := fmt.Fprintf(out, "imported %s from %s\n", count(len(plan), "group"), read.Leader); err != nil {
 		return err
 	}
 	if o.pause {
 		_, err = fmt.Fprintln(out, `the groups are paused: an imported master stays master, not alive, until it heartbeats.
 Point each broker's controllerAddr at the replicas, then, once its brokers show alive
-(ledgerless group CLUSTER GROUP), resume it: ledgerless resume CLUSTER GROUP`)
+(ledgerless group get CLUSTER GROUP), resume it: ledgerless resume CLUSTER GROUP`)
 	}
 	return err
 }
@@ -238,7 +238,7 @@ func pauseGroups(ctx context.Context, st *store.Store, plan []planned) error {
 
 // printPlan prints a table per group.
 func printPlan(w io.Writer, read remoting.ImportRead, plan []planned, o importOptions) {
-	fmt.Fprintf(w, "%d broker-sets from controller %s\n", len(plan), read.Leader)
+	fmt.Fprintf(w, "%s from controller %s\n", count(len(plan), "broker-set"), read.Leader)
 	if len(read.Unmanaged) > 0 {
 		fmt.Fprintf(w, "not in the controller (brokers not in controller mode), left out: %s\n", strings.Join(read.Unmanaged, ", "))
 	}
@@ -264,6 +264,14 @@ func printPlan(w io.Writer, read remoting.ImportRead, plan []planned, o importOp
 		tw.Flush()
 	}
 	fmt.Fprintln(w)
+}
+
+// count is n things, in the plural unless one.
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // countLine prints a count's progress on one terminal line, at most once
