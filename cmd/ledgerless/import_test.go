@@ -281,17 +281,49 @@ func TestImportFromReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	names := remoting.Fields{{Key: "clusterName", Value: a.Cluster}, {Key: "brokerName", Value: a.Group}}
-	reg := append(slices.Clone(names), remoting.Field{Key: "brokerId", Value: "2"}, remoting.Field{Key: "brokerAddress", Value: "127.0.0.1:30921"})
-	if resp, err := c.Invoke(ctx, remoting.Request(remoting.RegisterBroker, reg, nil)); err != nil || resp.Code != remoting.Success {
-		t.Fatalf("1003 of the imported master: %+v %v", resp, err)
-	}
-	beat := append(slices.Clone(names), remoting.Field{Key: "brokerId", Value: "2"}, remoting.Field{Key: "brokerAddr", Value: "127.0.0.1:30921"},
-		remoting.Field{Key: "heartbeatTimeoutMills", Value: "10000"})
-	if err := c.Oneway(ctx, remoting.Request(remoting.BrokerHeartbeat, beat, nil)); err != nil {
-		t.Fatal(err)
-	}
 	want, _ := src.svc.Group(ctx, a)
+	names := remoting.Fields{{Key: "clusterName", Value: a.Cluster}, {Key: "brokerName", Value: a.Group}}
+	with := func(kv ...string) remoting.Fields {
+		f := slices.Clone(names)
+		for i := 0; i < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return f
+	}
+	call := func(code int, ext remoting.Fields) *remoting.Command {
+		t.Helper()
+		resp, err := c.Invoke(ctx, remoting.Request(code, ext, nil))
+		if err != nil {
+			t.Fatalf("%d: %v", code, err)
+		}
+		return resp
+	}
+	heartbeat := func(id, addr string) {
+		t.Helper()
+		beat := with("brokerId", id, "brokerAddr", addr, "heartbeatTimeoutMills", "10000")
+		if err := c.Oneway(ctx, remoting.Request(remoting.BrokerHeartbeat, beat, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The slave comes first: its registration names no master (the
+	// imported one is not alive yet), and its own election request fails,
+	// because the group is paused: the imported master is not deposed.
+	if resp := call(remoting.RegisterBroker, with("brokerId", "1", "brokerAddress", "127.0.0.1:30911")); resp.Code != remoting.Success {
+		t.Fatalf("1003 of the imported slave: %+v", resp)
+	} else if _, named := resp.Ext.Get("masterBrokerId"); named {
+		t.Errorf("1003 names a master that has not heartbeat: %+v", resp.Ext)
+	}
+	heartbeat("1", "127.0.0.1:30911")
+	if resp := call(remoting.ElectMaster, with("brokerId", "1")); resp.Code != 2012 {
+		t.Errorf("1002 of the slave before the master heartbeat: %d %s, want 2012", resp.Code, resp.Remark)
+	}
+	if g, _ := dstReplica.svc.Group(ctx, a); g.State.MasterBrokerID != 2 || g.State.MasterEpoch != want.State.MasterEpoch {
+		t.Errorf("before the master heartbeat: %+v, want the imported master and epoch", g.State)
+	}
+	if resp := call(remoting.RegisterBroker, with("brokerId", "2", "brokerAddress", "127.0.0.1:30921")); resp.Code != remoting.Success {
+		t.Fatalf("1003 of the imported master: %+v", resp)
+	}
+	heartbeat("2", "127.0.0.1:30921")
 	for {
 		g, err := dstReplica.svc.Group(ctx, a)
 		if err != nil {
@@ -307,6 +339,15 @@ func TestImportFromReplica(t *testing.T) {
 			t.Fatal("the imported master never became alive")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// Now the slave's election request finds the master alive, at the
+	// imported epoch: it follows it as it did under the stock controller.
+	resp := call(remoting.ElectMaster, with("brokerId", "1"))
+	if epoch, _ := resp.Ext.Int64("masterEpoch"); resp.Code != 2011 || epoch != want.State.MasterEpoch {
+		t.Errorf("1002 of the slave after the master heartbeat: %d %+v, want 2011 at masterEpoch %d", resp.Code, resp.Ext, want.State.MasterEpoch)
+	}
+	if id, _ := resp.Ext.Int64("masterBrokerId"); id != 2 {
+		t.Errorf("1002 names master %d, want 2", id)
 	}
 }
 
