@@ -114,18 +114,48 @@ func (o *importOptions) validate() error {
 type planned struct {
 	set    remoting.BrokerSet
 	exists bool
+	differ []string // how the existing group differs from the broker-set
 }
 
 func (p planned) action(force bool) string {
+	same := "; it is the same as the broker-set"
+	if len(p.differ) > 0 {
+		same = "; it differs: " + strings.Join(p.differ, ", ")
+	}
 	switch {
 	case p.set.Err != nil:
 		return "refused: " + strings.ReplaceAll(p.set.Err.Error(), "\n", "; ")
 	case p.exists && !force:
-		return "refused: the group exists in ledgerless (--force replaces it)"
+		return "refused: the group exists in ledgerless (--force replaces it)" + same
 	case p.exists:
-		return "replace the existing group"
+		return "replace the existing group" + same
 	}
 	return "create"
+}
+
+// differences says how group have differs from the imported want, in
+// what an import writes.
+func differences(have, want ledgerless.Group) []string {
+	var d []string
+	h, w := have.State, want.State
+	field := func(name string, have, want any) {
+		if fmt.Sprint(have) != fmt.Sprint(want) {
+			d = append(d, fmt.Sprintf("%s %v in ledgerless, %v imported", name, have, want))
+		}
+	}
+	field("master", h.MasterBrokerID, w.MasterBrokerID)
+	field("masterEpoch", h.MasterEpoch, w.MasterEpoch)
+	field("syncStateSet", h.SyncStateSet, w.SyncStateSet)
+	field("syncStateSetEpoch", h.SyncStateSetEpoch, w.SyncStateSetEpoch)
+	brokers := func(g ledgerless.Group) []string {
+		var out []string
+		for _, b := range g.Brokers {
+			out = append(out, fmt.Sprintf("%d=%s", b.ID, b.Address))
+		}
+		return out
+	}
+	field("brokers", brokers(have), brokers(want))
+	return d
 }
 
 func (p planned) refused(force bool) bool { return p.set.Err != nil || (p.exists && !force) }
@@ -149,7 +179,11 @@ func runImport(ctx context.Context, o importOptions, out, progress io.Writer) er
 		if err != nil {
 			return &cli.Error{Class: cli.Unavailable, Err: err}
 		}
-		plan = append(plan, planned{set: set, exists: snap.Exists()})
+		p := planned{set: set, exists: snap.Exists()}
+		if p.exists {
+			p.differ = differences(snap.Group, set.Group)
+		}
+		plan = append(plan, p)
 	}
 	printPlan(out, read, plan, o)
 

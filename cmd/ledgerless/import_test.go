@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,7 +262,8 @@ func TestImportFromReplica(t *testing.T) {
 	// Again: refused, nothing changes; with --force: replaced.
 	before, _ := st.ReadGroup(ctx, a)
 	out, errs, code = runCLI(t, args...)
-	if code != cli.ExitRefused || !strings.Contains(out, "refused: the group exists") || !strings.Contains(errs, "nothing was written") {
+	if code != cli.ExitRefused || !strings.Contains(out, "refused: the group exists") || !strings.Contains(out, "it is the same as the broker-set") ||
+		!strings.Contains(errs, "nothing was written") {
 		t.Errorf("import again: exit %d, want %d\n%s%s", code, cli.ExitRefused, out, errs)
 	}
 	if after, _ := st.ReadGroup(ctx, a); after.Group.Index != before.Group.Index {
@@ -357,6 +359,8 @@ func TestImportFromReplica(t *testing.T) {
 func TestImportRecordedFrames(t *testing.T) {
 	ctx := testCtx(t)
 	answers := recordedAnswers(t)
+	var syncState atomic.Int64 // the seq of the answer to getSyncStateSet -b broker-a
+	syncState.Store(608)       // after cleanBrokerMetadata -b 3
 	addr := serveRemoting(t, func(req *remoting.Command) *remoting.Command {
 		var seq int
 		switch req.Code {
@@ -367,7 +371,7 @@ func TestImportRecordedFrames(t *testing.T) {
 			_ = remoting.DecodeBody(req.Body, &names)
 			switch {
 			case slices.Equal(names, []string{"broker-a"}):
-				seq = 608 // getSyncStateSet -b broker-a, after cleanBrokerMetadata -b 3
+				seq = int(syncState.Load())
 			case slices.Equal(names, []string{"broker-zz"}):
 				seq = 524 // an unknown broker-set: {"replicasInfoTable":{}}
 			}
@@ -416,6 +420,18 @@ func TestImportRecordedFrames(t *testing.T) {
 	hist, _, err := st.History(ctx, snap.Group.Key, 0, 10)
 	if err != nil || len(hist) != 1 || hist[0].Reason != ledgerless.ReasonImported || hist[0].MasterEpoch != 3 {
 		t.Errorf("history %+v %v, want one imported entry at epoch 3", hist, err)
+	}
+
+	// The controller now answers an older state (seq 294, before two
+	// SyncStateSet changes): a forced dry run says how the group differs
+	// and writes nothing.
+	syncState.Store(294)
+	out, errs, code = runCLI(t, append(base, "--broker-name", "broker-a", "--force", "--dry-run")...)
+	if code != cli.ExitOK || !strings.Contains(out, "replace the existing group; it differs: syncStateSetEpoch 8 in ledgerless, 6 imported") {
+		t.Errorf("forced dry run: exit %d\n%s%s", code, out, errs)
+	}
+	if after, _ := st.ReadGroup(ctx, snap.Group.Key); after.Group.Index != snap.Group.Index {
+		t.Error("a dry run changed the group")
 	}
 }
 
