@@ -39,6 +39,10 @@ type BrokerData struct {
 // reached or did not answer in time.
 var ErrNoAnswer = errors.New("no answer")
 
+// ErrRefused reports that a controller or NameServer answered a request
+// with an error code.
+var ErrRefused = errors.New("refused")
+
 // ImportSource says where to read broker-sets from.
 type ImportSource struct {
 	Controller string // host:port of any node of the stock controller
@@ -50,7 +54,8 @@ type ImportSource struct {
 	Timeout    time.Duration
 	// Sign, when set, signs every request (RocketMQ ACL).
 	Sign func(*Command)
-	// Progress, when set, is told how many broker-sets were read so far.
+	// Progress, when set, is told how many broker-sets were read so far,
+	// of how many the controller knows.
 	Progress func(read, total int)
 }
 
@@ -145,9 +150,6 @@ func ReadBrokerSets(ctx context.Context, src ImportSource) (ImportRead, error) {
 		for name, ri := range info.ReplicasInfoTable {
 			known[name] = ri
 		}
-		if src.Progress != nil {
-			src.Progress(len(known), len(names))
-		}
 	}
 	for _, n := range names {
 		if _, ok := known[n.Group]; ok {
@@ -173,6 +175,9 @@ func ReadBrokerSets(ctx context.Context, src ImportSource) (ImportRead, error) {
 			return ImportRead{}, fmt.Errorf("1012 %s from %s: no nextBrokerId in the answer", n.Group, read.Leader)
 		}
 		read.Sets = append(read.Sets, brokerSet(n, ri, next))
+		if src.Progress != nil {
+			src.Progress(len(read.Sets), len(known))
+		}
 	}
 	slices.Sort(unmanaged)
 	read.Unmanaged = slices.Compact(unmanaged)
@@ -294,7 +299,7 @@ func (src ImportSource) call(ctx context.Context, c *Client, req *Command, what 
 		return nil, fmt.Errorf("%s: %w: %v", what, ErrNoAnswer, err)
 	}
 	if resp.Code != Success {
-		return nil, fmt.Errorf("%s: answered %s (%d): %s", what, ResponseName(resp.Code), resp.Code, resp.Remark)
+		return nil, fmt.Errorf("%s: %w: answered %s (%d): %s", what, ErrRefused, ResponseName(resp.Code), resp.Code, resp.Remark)
 	}
 	return resp, nil
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -27,6 +29,8 @@ type importOptions struct {
 	pause   bool
 	replica string
 	timeout time.Duration
+	// accessKey and secretKey sign the remoting requests (RocketMQ ACL).
+	accessKey, secretKey string
 }
 
 func newImport() *cobra.Command {
@@ -66,6 +70,10 @@ Resume each group (ledgerless resume CLUSTER GROUP) once its brokers report.`,
 			if err := o.validate(); err != nil {
 				return &cli.Error{Class: cli.Usage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())}
 			}
+			if o.accessKey != "" {
+				secret := cmp.Or(o.secretKey, os.Getenv("LEDGERLESS_ROCKETMQ_SECRET_KEY"))
+				o.src.Sign = func(c *remoting.Command) { remoting.Sign(c, o.accessKey, secret) }
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 			defer cancel()
 			return runImport(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -82,6 +90,8 @@ Resume each group (ledgerless resume CLUSTER GROUP) once its brokers report.`,
 	f.BoolVar(&o.pause, "pause", true, "pause the imported groups' automatic elections until resumed")
 	f.StringVar(&o.replica, "replica-id", "rocketmq-import", "name recorded in the groups' election history")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "time limit of the whole import")
+	f.StringVar(&o.accessKey, "access-key", "", "sign the remoting requests with this RocketMQ ACL access key (a source that checks signatures)")
+	f.StringVar(&o.secretKey, "secret-key", "", "the access key's secret (default: $LEDGERLESS_ROCKETMQ_SECRET_KEY)")
 	etcdFlags(f, &o.etcd)
 	return cmd
 }
@@ -94,6 +104,8 @@ func (o *importOptions) validate() error {
 		return errors.New("give --namesrv, or --cluster and --broker-name")
 	case o.src.NameServer == "" && o.src.Cluster == "":
 		return errors.New("--cluster is required with --broker-name and no --namesrv (1006 does not tell a broker-set's cluster)")
+	case o.accessKey != "" && o.secretKey == "" && os.Getenv("LEDGERLESS_ROCKETMQ_SECRET_KEY") == "":
+		return errors.New("--access-key needs --secret-key or $LEDGERLESS_ROCKETMQ_SECRET_KEY")
 	}
 	for _, addr := range []string{o.src.Controller, o.src.NameServer} {
 		if addr != "" {
@@ -243,7 +255,7 @@ func importError(err error) error {
 	switch {
 	case errors.Is(err, remoting.ErrNoAnswer):
 		return &cli.Error{Class: cli.Unavailable, Err: err}
-	case errors.Is(err, ledgerless.ErrInvalidRequest), errors.Is(err, ledgerless.ErrBrokerMetadataNotExist):
+	case errors.Is(err, remoting.ErrRefused), errors.Is(err, ledgerless.ErrInvalidRequest), errors.Is(err, ledgerless.ErrBrokerMetadataNotExist):
 		return &cli.Error{Class: cli.Refused, Err: err}
 	}
 	return err

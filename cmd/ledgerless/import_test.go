@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/auth"
 	"github.com/ledgerless/ledgerless/cli"
 	"github.com/ledgerless/ledgerless/election"
 	"github.com/ledgerless/ledgerless/remoting"
@@ -37,7 +39,7 @@ type replica struct {
 	addr string
 }
 
-func startReplica(t *testing.T, prefix, id string) *replica {
+func startReplica(t *testing.T, prefix, id string, opts ...func(*remoting.Options)) *replica {
 	t.Helper()
 	svc := service.New(service.Options{Store: storetest.Open(t, prefix), ReplicaID: id, Reconcile: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -47,7 +49,11 @@ func startReplica(t *testing.T, prefix, id string) *replica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := remoting.NewServer(remoting.Options{Service: svc, ReplicaID: id, Address: ln.Addr().String()})
+	o := remoting.Options{Service: svc, ReplicaID: id, Address: ln.Addr().String()}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv := remoting.NewServer(o)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -472,4 +478,34 @@ func recordedAnswers(t *testing.T) map[int]*remoting.Command {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestImportSigned: a source that checks RocketMQ ACL signatures (a
+// replica with --auth-file) refuses an unsigned import, and answers one
+// signed with an admin key.
+func TestImportSigned(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "credentials.yaml")
+	if err := os.WriteFile(file, []byte("accessKeys:\n  - {name: ops, role: admin, accessKey: ops, secretKey: o-secret}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := startReplica(t, storetest.Prefix(t), "src", func(o *remoting.Options) { o.Auth = remoting.ACL{Auth: a} })
+	g := ledgerless.GroupKey{Cluster: "c1", Group: "g1"}
+	if _, _, err := src.svc.Register(testCtx(t), g, service.Registration{Address: "127.0.0.1:30911", RegisterCode: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	prefix := storetest.Prefix(t)
+	args := append([]string{"import", "--rocketmq-controller", src.addr, "--cluster", "c1", "--broker-name", "g1"}, etcdArgs(prefix)...)
+	out, errs, code := runCLI(t, args...)
+	if code != cli.ExitRefused || !strings.Contains(errs, "NO_PERMISSION") {
+		t.Errorf("unsigned: exit %d\n%s%s", code, out, errs)
+	}
+	t.Setenv("LEDGERLESS_ROCKETMQ_SECRET_KEY", "o-secret")
+	out, errs, code = runCLI(t, append(args, "--access-key", "ops")...)
+	if code != cli.ExitOK || !strings.Contains(out, "imported 1 group") {
+		t.Errorf("signed: exit %d\n%s%s", code, out, errs)
+	}
 }
