@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -121,5 +122,23 @@ func TestImportGroupInvalid(t *testing.T) {
 	}
 	if keys, err := s.ListGroups(ctxT(t)); err != nil || len(keys) != 0 {
 		t.Errorf("groups %v %v, want none written", keys, err)
+	}
+}
+
+// BenchmarkImportGroup imports one group of three brokers per op into a
+// fresh name, to set beside BenchmarkPutState (one group write).
+func BenchmarkImportGroup(b *testing.B) {
+	s := storetest.Open(b, storetest.Prefix(b))
+	grp := ledgerless.Group{State: ledgerless.State{MasterBrokerID: 1, MasterAddress: "127.0.0.1:1", MasterEpoch: 3,
+		SyncStateSet: []int64{1, 2}, SyncStateSetEpoch: 5, NextBrokerID: 4}}
+	for id := int64(1); id <= 3; id++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", id)
+		grp.Brokers = append(grp.Brokers, ledgerless.Broker{ID: id, Address: addr, RegisterCode: addr + ";imported"})
+	}
+	for i := 0; b.Loop(); i++ {
+		grp.Key = ledgerless.GroupKey{Cluster: "c", Group: fmt.Sprintf("g%d", i)}
+		if _, err := s.ImportGroup(ctxT(b), grp, false, "bench", time.Now()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
