@@ -214,7 +214,11 @@ func runImport(ctx context.Context, o importOptions, out, progress io.Writer) er
 			len(refused), len(plan), strings.Join(refused, ", "), what)}
 	}
 	if o.dryRun {
-		_, err := fmt.Fprintf(out, "dry run: %s would be imported; nothing was written\n", count(len(plan), "group"))
+		paused := ""
+		if o.pause {
+			paused = " and paused"
+		}
+		_, err := fmt.Fprintf(out, "dry run: %s would be imported%s; nothing was written\n", count(len(plan), "group"), paused)
 		return err
 	}
 	if len(plan) == 0 {
