@@ -90,8 +90,16 @@ func (s *Service) beat(ctx context.Context, e *memberEntry, beat Beat) (ledgerle
 		return st, err
 	}
 	st, err := s.store.Beat(ctx, m, nil, now)
-	if err == nil {
-		e.rec.seen = markOf(st)
+	if err != nil {
+		return st, err
+	}
+	e.rec.seen = markOf(st)
+	if forward && e.rec.seen != e.rec.written {
+		// The group's master or SyncStateSet changed since the last
+		// write: the data is recorded with this very heartbeat.
+		if st, err = s.store.Beat(ctx, m, &next, now); err == nil {
+			e.rec = recorded{lease: m.Lease, written: markOf(st), seen: markOf(st)}
+		}
 	}
 	return st, err
 }
