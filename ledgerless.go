@@ -197,6 +197,7 @@ const (
 	ReasonNoMaster    = "no-master"       // a master-less group's candidate came alive
 	ReasonAdmin       = "admin"           // an operator asked for an election
 	ReasonRestored    = "restored"        // a restore from a snapshot fenced the group
+	ReasonImported    = "imported"        // the group was imported from another controller
 )
 
 // HistoryEntry records one masterEpoch change of a group.

@@ -31,7 +31,7 @@ one through its REST API.`,
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServe(), newToken(), newBench(), newSnapshot())
+	root.AddCommand(newServe(), newToken(), newBench(), newSnapshot(), newImport())
 	cli.Register(root, cli.Options{Version: version})
 	return root
 }
