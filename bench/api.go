@@ -107,6 +107,15 @@ func (a *api) heartbeat(ctx context.Context, path string, maxOffset int64) error
 	return err
 }
 
+// heartbeatTimeout is heartbeat with the broker's heartbeat timeout: a
+// new timeout gives the broker a new lease.
+func (a *api) heartbeatTimeout(ctx context.Context, path string, maxOffset int64, timeout time.Duration) error {
+	body := fmt.Appendf(nil, `{"epoch":1,"maxOffset":%d,"confirmOffset":%d,"electionPriority":0,"heartbeatTimeoutMs":%d}`,
+		maxOffset, maxOffset, timeout.Milliseconds())
+	_, err := a.call(ctx, http.MethodPut, path, body, nil)
+	return err
+}
+
 func heartbeatPath(g ledgerless.GroupKey, id int64) string { return brokerPath(g, id) + "/heartbeat" }
 
 // group reads a group; with wait > 0 it long-polls for an index above

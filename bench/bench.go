@@ -33,6 +33,7 @@ type Config struct {
 	Brokers        []int         // broker counts of the heartbeat comparison; memory uses the largest
 	Concurrency    []int         // heartbeats in flight at once
 	Duration       time.Duration // of one heartbeat measurement
+	Steady         time.Duration // of the memory run at a heartbeat a second, and of today's baseline
 	Rounds         int           // measurements of each system at each size, interleaved
 	FailoverTrials int           // trials of each way of losing a master
 	Pollers        int           // long polls of the fan-out
@@ -44,7 +45,7 @@ type Config struct {
 
 // Defaults returns the full benchmark's sizes.
 func Defaults() Config {
-	return Config{Brokers: []int{1000, 10000}, Concurrency: []int{64, 256}, Duration: 5 * time.Second,
+	return Config{Brokers: []int{1000, 10000}, Concurrency: []int{64, 256}, Duration: 5 * time.Second, Steady: time.Minute,
 		Rounds: 3, FailoverTrials: 30, Pollers: 5000, Out: "BENCHMARKS.md"}
 }
 
@@ -57,8 +58,8 @@ func (c *Config) Validate() error {
 		return errors.New("brokers: want positive counts")
 	case len(c.Concurrency) == 0 || slices.Min(c.Concurrency) < 1:
 		return errors.New("concurrency: want positive counts")
-	case c.Duration <= 0:
-		return errors.New("duration must be positive")
+	case c.Duration <= 0 || c.Steady <= 0:
+		return errors.New("duration and steady must be positive")
 	case c.Rounds < 1 || c.FailoverTrials < 1 || c.Pollers < 1:
 		return errors.New("rounds, failover-trials and pollers must be at least 1")
 	}

@@ -145,7 +145,9 @@ func report() *Report {
 		}}},
 		Memory: Memory{Brokers: 1000, Groups: 334, Heartbeats: 3000, IdleRSS: 30 << 20, RSS: 40 << 20, Heap: 8 << 20,
 			EmbeddedRSS: 90 << 20, DBSize: 20 << 20, DBInUse: 10 << 20, Keys: 3700, KeyBytes: 600000,
-			HistoryPerBeat: 250, ControllerCPU: 100e-6, EtcdCPU: 50e-6},
+			HistoryPerBeat: 250, ControllerCPU: 100e-6, EtcdCPU: 20e-6,
+			Cost:  Cost{Txns: 0.01, Puts: 0.25, PutBytes: 45, Renewals: 1, WALBytes: 80},
+			Today: Today{Heartbeats: 1000, Puts: 1, DBSize: 60 << 20, DBInUse: 55 << 20, RSS: 200 << 20, BytesPerPut: 1000}},
 		Failover: []Failover{{Mode: "resign", Latency: lat}, {Mode: "expiry", Latency: lat, Granularity: lat}},
 		Fanout: []Fanout{{System: sysLongPoll, Pollers: 10, Delivered: 10, Latency: lat, ServerCPU: 60e-6},
 			{System: sysRawWatch, Pollers: 10, Delivered: 10, Latency: Latency{N: 10, P50: 2 * time.Millisecond, P99: 4 * time.Millisecond, Max: 4 * time.Millisecond}, ServerCPU: 40e-6}},
@@ -174,7 +176,7 @@ func TestWriteMarkdownEndsWithTheCostModel(t *testing.T) {
 	md := out.String()
 	for _, want := range []string{"# Benchmarks", "2 CPUs", "etcd 3.7.3", "```sh\nledgerless bench\n```",
 		"## Heartbeats", "## Failover", "## Long-poll fan-out", "## Memory and storage", "## Micro-benchmarks",
-		"BenchmarkDecide", "## How the heartbeat path is built", "20.0 heartbeats on average",
+		"BenchmarkDecide", "## How the heartbeat path is built", "one in 20.0 heartbeats", "## Targets",
 		"| 1,000 | 1,000 |", "| 10,000 | 10,000 |", "| 100,000 | 100,000 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
@@ -184,8 +186,16 @@ func TestWriteMarkdownEndsWithTheCostModel(t *testing.T) {
 	if model < 0 || strings.Contains(md[model:], "\n## ") {
 		t.Errorf("the cost model is not the last section:\n%s", md)
 	}
-	// 2 GiB quota / (250 B × 120 s) = 71,582.8 brokers.
-	if !strings.Contains(md, "at about 71,583 brokers") {
+	// 2 GiB quota / (250 B × 60 s) = 143,165.6 brokers; today's:
+	// 2 GiB / (1,000 B × 1 key × 120 s) = 17,895.7.
+	if !strings.Contains(md, "at about 143,166 brokers, against 17,896 when every heartbeat wrote") {
 		t.Errorf("quota estimate missing:\n%s", md[model:])
+	}
+	// 1 / 20 µs = 50,000 brokers per core, 4.00× 12,489.
+	if !strings.Contains(md, "| brokers per etcd core (today: 2026-11-25's run) | 50,000 | 12,489 | 4.00× | ≥ 3× |") {
+		t.Errorf("targets table lacks brokers per core:\n%s", md)
+	}
+	if !strings.Contains(md, "| etcd keys written per heartbeat | 0.250 | 1.00 | 0.25× | ≤ 0.34 |") {
+		t.Errorf("targets table lacks keys written per heartbeat:\n%s", md)
 	}
 }

@@ -33,8 +33,9 @@ type controller struct {
 
 // startController starts a replica of binary in dir. With no etcd it runs
 // an embedded etcd member (the production default); otherwise it uses
-// that etcd. It returns once the replica answers /readyz.
-func startController(ctx context.Context, binary, dir, id, etcd string) (*controller, error) {
+// that etcd; extra are more flags. It returns once the replica answers
+// /readyz.
+func startController(ctx context.Context, binary, dir, id, etcd string, extra ...string) (*controller, error) {
 	listen := freeAddr()
 	// --max-long-polls 0: --pollers, not the replica's default bound,
 	// decides how many long polls wait.
@@ -47,6 +48,7 @@ func startController(ctx context.Context, binary, dir, id, etcd string) (*contro
 	} else {
 		args = append(args, "--etcd-endpoints", etcd)
 	}
+	args = append(args, extra...)
 	out, err := os.Create(c.log)
 	if err != nil {
 		return nil, err

@@ -24,9 +24,15 @@ type Memory struct {
 	Keys            int     // ledgerless's keys in etcd
 	KeyBytes        int64   // their keys' and values' bytes
 
-	// HistoryPerBeat is how much etcd's database in use grew per
-	// heartbeat: the old revisions kept until the next compaction.
+	// HistoryPerBeat is the history a heartbeat leaves in etcd until the
+	// next compaction: the keys it writes times a revision's bytes (as
+	// today's baseline measured them, where nothing is compacted).
 	HistoryPerBeat float64
+
+	// Cost is etcd's work per heartbeat at RocketMQ's cadence.
+	Cost Cost
+	// Today is the baseline: one write per heartbeat, today's compaction.
+	Today Today
 
 	// CPU seconds per heartbeat of the second replica (the controller
 	// alone) and of the first (idle but for its embedded etcd).
@@ -38,7 +44,9 @@ func (m Memory) PerBroker() float64 { return (m.RSS - m.IdleRSS) / float64(m.Bro
 
 // memory measures with every heartbeat broker registered: it starts a
 // second replica on the first one's etcd, heartbeats every broker through
-// it for Duration, and reads both replicas' memory and etcd's size.
+// it at RocketMQ's cadence (steadyInterval, steadyTimeout) for Steady,
+// and reads both replicas' memory and etcd's size; then it runs today's
+// baseline at the same cadence for as long.
 func (r *runner) memory(ctx context.Context) (Memory, error) {
 	n := len(r.paths)
 	m := Memory{Brokers: n, Groups: (n + 2) / 3}
@@ -56,8 +64,10 @@ func (r *runner) memory(ctx context.Context) (Memory, error) {
 
 	a := newAPI(ctl.url, 64)
 	defer a.close()
-	sys := r.restBeat(a)
-	r.step("memory: %s brokers in %s groups heartbeat through it", count(float64(n)), count(float64(m.Groups)))
+	sys := system{name: sysLedgerless, beat: func(ctx context.Context, i int) error {
+		return a.heartbeatTimeout(ctx, r.paths[i], r.offsets[i].Add(1), steadyTimeout)
+	}}
+	r.step("memory: %s brokers in %s groups heartbeat through it, timeout %s (a new lease each)", count(float64(n)), count(float64(m.Groups)), steadyTimeout)
 	if err := forEach(ctx, 0, n, 64, sys.beat); err != nil {
 		return m, fmt.Errorf("heartbeat through the second replica: %w", err)
 	}
@@ -65,11 +75,12 @@ func (r *runner) memory(ctx context.Context) (Memory, error) {
 	if err != nil {
 		return m, err
 	}
-	st0, err := r.raw.status(ctx)
+	etcd0, err := r.ctl.etcdMetrics(ctx)
 	if err != nil {
 		return m, err
 	}
-	res := load(ctx, sys, n, 64, r.cfg.Duration)
+	r.step("memory: a heartbeat per broker every %s for %s", steadyInterval, r.cfg.Steady)
+	res := paced(ctx, sys, n, 128, steadyInterval, r.cfg.Steady)
 	if res.ops == 0 {
 		return m, fmt.Errorf("no heartbeat through the second replica succeeded: %w", res.err)
 	}
@@ -78,6 +89,11 @@ func (r *runner) memory(ctx context.Context) (Memory, error) {
 	if err != nil {
 		return m, err
 	}
+	etcd1, err := r.ctl.etcdMetrics(ctx)
+	if err != nil {
+		return m, err
+	}
+	m.Cost = costOf(etcd0, etcd1, float64(res.ops))
 	cpu := func(i int) float64 {
 		return (after[i].sum("process_cpu_seconds_total") - before[i].sum("process_cpu_seconds_total")) / float64(res.ops)
 	}
@@ -89,12 +105,16 @@ func (r *runner) memory(ctx context.Context) (Memory, error) {
 		return m, err
 	}
 	m.DBSize, m.DBInUse = float64(st.DbSize), float64(st.DbSizeInUse)
-	m.HistoryPerBeat = float64(st.DbSizeInUse-st0.DbSizeInUse) / float64(res.ops)
 	if m.Keys, m.KeyBytes, err = r.raw.size(ctx, store.DefaultPrefix); err != nil {
 		return m, err
 	}
-	r.step("memory: controller %s (idle %s), with embedded etcd %s; etcd db %s (%s in use), %s keys",
-		bytesOf(m.RSS), bytesOf(m.IdleRSS), bytesOf(m.EmbeddedRSS), bytesOf(m.DBSize), bytesOf(m.DBInUse), count(float64(m.Keys)))
+	r.step("memory: %s heartbeats/s, %.3f keys written per heartbeat; controller %s (idle %s), with embedded etcd %s; etcd db %s (%s in use), %s keys",
+		count(m.Heartbeats), m.Cost.Puts, bytesOf(m.RSS), bytesOf(m.IdleRSS), bytesOf(m.EmbeddedRSS), bytesOf(m.DBSize), bytesOf(m.DBInUse), count(float64(m.Keys)))
+	ctl.stop() // its brokers' leases run out: nothing else heartbeats now
+	if m.Today, err = r.today(ctx, n, r.cfg.Steady); err != nil {
+		return m, err
+	}
+	m.HistoryPerBeat = m.Cost.Puts * m.Today.BytesPerPut
 	return m, nil
 }
 

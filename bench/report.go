@@ -23,12 +23,13 @@ type Env struct {
 	Command     string
 	Rounds      int // of the heartbeat comparison
 	Elapsed     time.Duration
-	QuotaBytes  float64 // etcd's backend quota
+	QuotaBytes  float64       // etcd's backend quota
+	Steady      time.Duration // of the memory run and today's baseline
 }
 
 func (r *runner) env(ctx context.Context) (Env, error) {
 	e := Env{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), OS: runtime.GOOS + "/" + runtime.GOARCH,
-		GoVersion: runtime.Version(), Date: time.Now().UTC(), Command: r.cfg.Command, Rounds: r.cfg.Rounds}
+		GoVersion: runtime.Version(), Date: time.Now().UTC(), Command: r.cfg.Command, Rounds: r.cfg.Rounds, Steady: r.cfg.Steady}
 	st, err := r.raw.status(ctx)
 	if err != nil {
 		return e, fmt.Errorf("etcd status: %w", err)
@@ -143,7 +144,8 @@ func (rep *Report) fanoutTable() table {
 func (rep *Report) memoryTable() table {
 	m := rep.Memory
 	per := func(x float64) string { return bytesOf(x / float64(m.Brokers)) }
-	return table{title: fmt.Sprintf("Memory and storage: %s brokers in %s groups, heartbeating (%s/s)", count(float64(m.Brokers)), count(float64(m.Groups)), count(m.Heartbeats)),
+	return table{title: fmt.Sprintf("Memory and storage: %s brokers in %s groups, a heartbeat each every %s, timeout %s (%s heartbeats/s)",
+		count(float64(m.Brokers)), count(float64(m.Groups)), steadyInterval, steadyTimeout, count(m.Heartbeats)),
 		header: []string{"what", "total", "per broker"},
 		rows: [][]string{
 			{"controller replica RSS (etcd external)", fmt.Sprintf("%s (idle: %s)", bytesOf(m.RSS), bytesOf(m.IdleRSS)), bytesOf(m.PerBroker()) + " above idle"},
@@ -153,6 +155,9 @@ func (rep *Report) memoryTable() table {
 			{"etcd database in use", bytesOf(m.DBInUse), per(m.DBInUse)},
 			{"ledgerless keys in etcd (live)", count(float64(m.Keys)), fmt.Sprintf("%.2f", float64(m.Keys)/float64(m.Brokers))},
 			{"their keys and values (live)", bytesOf(float64(m.KeyBytes)), per(float64(m.KeyBytes))},
+			{"etcd keys written per heartbeat", fmt.Sprintf("%.3f", m.Cost.Puts), ""},
+			{"etcd write transactions per heartbeat", fmt.Sprintf("%.3f", m.Cost.Txns), ""},
+			{"etcd write-ahead log per heartbeat", bytesOf(m.Cost.WALBytes), ""},
 			{"controller CPU per heartbeat", fmt.Sprintf("%.0f µs", m.ControllerCPU*1e6), ""},
 			{"etcd CPU per heartbeat", fmt.Sprintf("%.0f µs", m.EtcdCPU*1e6), ""},
 		}}
@@ -160,7 +165,7 @@ func (rep *Report) memoryTable() table {
 
 // WriteTable prints the results as aligned text tables.
 func (rep *Report) WriteTable(w io.Writer) error {
-	for _, t := range []table{rep.heartbeatTable(), rep.ratioTable(), rep.failoverTable(), rep.fanoutTable(), rep.memoryTable()} {
+	for _, t := range []table{rep.heartbeatTable(), rep.ratioTable(), rep.failoverTable(), rep.fanoutTable(), rep.memoryTable(), rep.targetsTable()} {
 		if err := t.text(w); err != nil {
 			return err
 		}

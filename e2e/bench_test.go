@@ -16,7 +16,7 @@ import (
 func TestBenchSmoke(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "BENCHMARKS.md")
 	cmd := exec.Command(binary, "bench", "--brokers", "9,18", "--concurrency", "2,4", "--duration", "200ms",
-		"--rounds", "1", "--failover-trials", "2", "--pollers", "20", "--out", out)
+		"--rounds", "1", "--failover-trials", "2", "--pollers", "20", "--steady", "2s", "--out", out)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

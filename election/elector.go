@@ -28,6 +28,9 @@ type Options struct {
 	// ConnectedFor says how long this replica has been connected to etcd
 	// without interruption (see Input.ConnectedFor).
 	ConnectedFor func() time.Duration
+	// Heard, when set, returns the heartbeat data this replica received
+	// from group g's brokers, by broker id (see Input.Heard).
+	Heard func(g ledgerless.GroupKey) map[int64]Heard
 	// Reconcile is the period of the safety-net scan of every group.
 	Reconcile time.Duration
 	// TracerProvider traces elections and reconciles; nil: tracing off.
@@ -88,7 +91,11 @@ func (e *Elector) Elect(ctx context.Context, g ledgerless.GroupKey, t Trigger, d
 		if !snap.Exists() {
 			return Decision{}, fmt.Errorf("elect %s: %w", g, ledgerless.ErrBrokerMetadataNotExist)
 		}
-		d = Decide(Input{Group: snap.Group, Config: snap.Config, Trigger: t, Designated: designated, ConnectedFor: e.opts.ConnectedFor()})
+		in := Input{Group: snap.Group, Config: snap.Config, Trigger: t, Designated: designated, ConnectedFor: e.opts.ConnectedFor()}
+		if e.opts.Heard != nil {
+			in.Heard = e.opts.Heard(g)
+		}
+		d = Decide(in)
 		if span == nil && (d.Change || d.Err != nil) {
 			ctx, span = e.startSpan(ctx, g, t, start, causes)
 		}

@@ -40,6 +40,10 @@ type Input struct {
 	// could hear its heartbeats is not deposed before this reaches the
 	// master's heartbeat timeout.
 	ConnectedFor time.Duration
+	// Heard is the heartbeat data this replica received per broker id,
+	// which may be newer than etcd's copy in Group (see Heard): the
+	// candidates are ranked by the freshest of the two. nil: etcd's only.
+	Heard map[int64]Heard
 }
 
 // Decision is the outcome of Decide. Change false with a nil Err means
@@ -54,6 +58,7 @@ type Decision struct {
 
 // Decide applies the election rules to in.
 func Decide(in Input) Decision {
+	in.Group = freshest(in.Group, in.Heard)
 	g, st := in.Group, in.Group.State
 	master, hasMaster := g.Master()
 	masterAlive := hasMaster && master.Alive

@@ -33,9 +33,12 @@ type Beat struct {
 // resigned, or renewed by another replica's revival) the broker is made
 // alive again with a new lease, which may elect it.
 //
-// lastHeartbeat is written with the data; when the data does not change it
-// is refreshed at least every third of the heartbeat timeout, so a
-// controller that only renews the lease does not write to etcd at all.
+// The data (with lastHeartbeat) is written only when it matters
+// (mustRecord: a new epoch or priority, a broker newly alive, a change of
+// its group's master or SyncStateSet) and otherwise at most every third
+// of the heartbeat timeout, so that most heartbeats renew the lease and
+// only read; the replica keeps the latest data it received for its
+// elections (heardBook). The lease is renewed on every heartbeat.
 func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (st ledgerless.State, err error) {
 	ctx, span := s.span(ctx, "ledgerless.heartbeat", g, id)
 	defer func() { endSpan(span, st, err) }()
@@ -48,12 +51,13 @@ func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64
 			if err != nil {
 				if errors.Is(err, ledgerless.ErrBrokerNeedToBeRegistered) {
 					s.forget(g, id)
+					s.heard.drop(g, id)
 				}
 				return ledgerless.State{}, err
 			}
 			e.m = m
 		}
-		st, err := s.beat(ctx, e.m, beat)
+		st, err := s.beat(ctx, e, beat)
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrLeaseNotFound) {
 			e.m = nil
 			continue
@@ -63,9 +67,10 @@ func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64
 	return ledgerless.State{}, conflict("heartbeat")
 }
 
-// beat is one heartbeat attempt against cached member m. It returns
-// store.ErrConflict or store.ErrLeaseNotFound when m is stale.
-func (s *Service) beat(ctx context.Context, m *store.Member, beat Beat) (ledgerless.State, error) {
+// beat is one heartbeat attempt against e's cached member. It returns
+// store.ErrConflict or store.ErrLeaseNotFound when the member is stale.
+func (s *Service) beat(ctx context.Context, e *memberEntry, beat Beat) (ledgerless.State, error) {
+	m := e.m
 	b := m.Broker
 	changed := (beat.Address != "" && beat.Address != b.Address) || (beat.Timeout != 0 && beat.Timeout != b.HeartbeatTimeout)
 	if m.Lease == 0 || changed {
@@ -75,11 +80,28 @@ func (s *Service) beat(ctx context.Context, m *store.Member, beat Beat) (ledgerl
 		return ledgerless.State{}, err
 	}
 	now := s.now()
+	s.heard.put(m.Group, b.ID, beat.Data, now)
 	next, forward := b.Heartbeat.Advance(beat.Data)
-	if forward && (next != b.Heartbeat || now.Sub(b.LastHeartbeat) >= b.HeartbeatTimeout/3) {
-		return s.store.Beat(ctx, m, &next, now)
+	if forward && mustRecord(b, next, e.rec, m.Lease, now) {
+		st, err := s.store.Beat(ctx, m, &next, now)
+		if err == nil {
+			e.rec = recorded{lease: m.Lease, written: markOf(st), seen: markOf(st)}
+		}
+		return st, err
 	}
-	return s.store.Beat(ctx, m, nil, now)
+	st, err := s.store.Beat(ctx, m, nil, now)
+	if err != nil {
+		return st, err
+	}
+	e.rec.seen = markOf(st)
+	if forward && e.rec.seen != e.rec.written {
+		// The group's master or SyncStateSet changed since the last
+		// write: the data is recorded with this very heartbeat.
+		if st, err = s.store.Beat(ctx, m, &next, now); err == nil {
+			e.rec = recorded{lease: m.Lease, written: markOf(st), seen: markOf(st)}
+		}
+	}
+	return st, err
 }
 
 // revive makes a registered broker alive again, or changes its address or

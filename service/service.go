@@ -63,6 +63,7 @@ type Service struct {
 	members map[memberKey]*memberEntry
 	conns   map[memberKey]int // open connections of each broker to this replica
 	crash   *crashWatch
+	heard   *heardBook // the latest heartbeat data received per broker
 
 	listeners []func(ledgerless.GroupKey, ledgerless.HistoryEntry) // of elections; guarded by mu
 
@@ -84,6 +85,7 @@ type memberEntry struct {
 	// broker's lease for the heartbeats that every replica receives
 	// (SharedHeartbeat).
 	renewer bool
+	rec     recorded // what this replica last wrote of m's heartbeat data
 }
 
 // New returns a Service; Run starts its background work.
@@ -96,11 +98,12 @@ func New(opts Options) *Service {
 	}
 	s := &Service{store: opts.Store, replica: opts.ReplicaID, log: opts.Logger, tracer: tracing.Tracer(opts.TracerProvider),
 		now: opts.Now, embedded: opts.Embedded, maxLongPolls: opts.MaxLongPolls, maxBrokers: opts.MaxBrokersPerGroup,
-		members: map[memberKey]*memberEntry{}, conns: map[memberKey]int{}, draining: make(chan struct{}),
+		members: map[memberKey]*memberEntry{}, conns: map[memberKey]int{}, heard: newHeardBook(), draining: make(chan struct{}),
 		crash: newCrashWatch(opts.Crashes)}
 	s.elector = election.NewElector(election.Options{Store: opts.Store, Replica: opts.ReplicaID,
 		Logger: opts.Logger, Now: opts.Now, Reconcile: opts.Reconcile,
 		ConnectedFor:   func() time.Duration { return s.hub.ConnectedFor() },
+		Heard:          s.heard.group,
 		TracerProvider: opts.TracerProvider, Observer: opts.Observer, Elected: s.elected})
 	s.hub = newHub(opts.Store, opts.Logger, opts.Now, s.leaseLost, s.Group)
 	return s

@@ -36,12 +36,16 @@ func (s *Service) SharedHeartbeat(ctx context.Context, g ledgerless.GroupKey, id
 			if err != nil {
 				if errors.Is(err, ledgerless.ErrBrokerNeedToBeRegistered) {
 					s.forget(g, id)
+					s.heard.drop(g, id)
 				}
 				return err
 			}
 			e.m, e.renewer = m, false
 		}
 		if !e.renewer && s.othersRenew(e.m, beat) {
+			// Kept for this replica's elections, should the renewer's
+			// heartbeats stop arriving.
+			s.heard.put(g, id, beat.Data, s.now())
 			return nil
 		}
 		if !e.renewer && !fresh {
@@ -51,7 +55,7 @@ func (s *Service) SharedHeartbeat(ctx context.Context, g ledgerless.GroupKey, id
 			continue
 		}
 		ctx, span := s.span(ctx, "ledgerless.heartbeat", g, id)
-		st, err := s.beat(ctx, e.m, beat)
+		st, err := s.beat(ctx, e, beat)
 		endSpan(span, st, err)
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrLeaseNotFound) {
 			e.m = nil

@@ -29,10 +29,13 @@ type EmbeddedConfig struct {
 	// advertised as http://ctl1:2379 listens on http://0.0.0.0:2379.
 	ListenClientURL, ListenPeerURL string
 	InitialCluster                 string // "name=peerURL,..."; default: this member alone
-	// CompactionRetention is how much history etcd keeps (periodic
-	// compaction); heartbeat data is rewritten constantly, so history
-	// grows with brokers × heartbeats. Default DefaultCompactionRetention.
+	// CompactionRetention is the history period: every period the member
+	// compacts to the revision of one period earlier (see compact.go).
+	// Default DefaultCompactionRetention.
 	CompactionRetention time.Duration
+	// NoDefrag turns off the defragmentation that follows a compaction
+	// which freed at least half of the database file.
+	NoDefrag bool
 	StartTimeout        time.Duration
 	LogLevel            string // etcd's own zap level: debug, info, warn, error
 	UnsafeNoFsync       bool   // tests only: trades durability for speed
@@ -54,15 +57,12 @@ func (t ServerTLS) info() transport.TLSInfo {
 		ClientCertAuth: t.TrustedCAFile != ""}
 }
 
-// DefaultCompactionRetention is the embedded etcd's default history: at
-// 10,000 brokers recording a heartbeat a second, about 300 MiB of it.
-const DefaultCompactionRetention = 2 * time.Minute
-
 // Embedded is a running embedded etcd member.
 type Embedded struct {
 	etcd  *embed.Etcd
 	cfg   EmbeddedConfig
 	level zap.AtomicLevel
+	log   *zap.Logger
 }
 
 // StartEmbedded starts an etcd member and waits until it serves clients or
@@ -86,9 +86,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
-	// Heartbeat data is rewritten all the time; keep only recent history.
+	// Run compacts instead of etcd's own compactor (compact.go).
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
-	ec.AutoCompactionRetention = cmp.Or(cfg.CompactionRetention, DefaultCompactionRetention).String()
+	ec.AutoCompactionRetention = "0"
 	var urls [4]url.URL
 	for i, u := range []struct{ name, url string }{
 		{"client url", cfg.ClientURL}, {"listen client url", cmp.Or(cfg.ListenClientURL, cfg.ClientURL)},
@@ -117,7 +117,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Embedded{etcd: e, cfg: cfg, level: level}, nil
+		return &Embedded{etcd: e, cfg: cfg, level: level, log: lg}, nil
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd: %w", err)
@@ -130,9 +130,17 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 // Endpoints are the client URLs of this member.
 func (e *Embedded) Endpoints() []string { return []string{e.cfg.ClientURL} }
 
-// Run blocks until ctx ends (nil) or the member fails. It does not stop
-// the member, so that its users can shut down first: Close does.
+// Run keeps the member's history short (compact.go) and blocks until ctx
+// ends (nil) or the member fails. It does not stop the member, so that
+// its users can shut down first: Close does.
 func (e *Embedded) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		e.maintain(ctx, cmp.Or(e.cfg.CompactionRetention, DefaultCompactionRetention))
+	}()
 	select {
 	case <-ctx.Done():
 		return nil

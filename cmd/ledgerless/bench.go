@@ -30,7 +30,7 @@ down. Only ratios measured in the same run are comparable.`,
 
   # a smoke run in seconds
   ledgerless bench --brokers 30 --concurrency 4 --duration 200ms --rounds 1 \
-    --failover-trials 1 --pollers 20 --out ''`,
+    --failover-trials 1 --pollers 20 --steady 2s --out ''`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			exe, err := os.Executable()
@@ -47,6 +47,7 @@ down. Only ratios measured in the same run are comparable.`,
 	f.IntSliceVar(&cfg.Brokers, "brokers", cfg.Brokers, "broker counts of the heartbeat comparison, comma-separated; memory is measured with the largest")
 	f.IntSliceVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "heartbeats in flight at once, comma-separated")
 	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of one heartbeat measurement")
+	f.DurationVar(&cfg.Steady, "steady", cfg.Steady, "length of the memory run at a heartbeat a second (10 s timeout), and of today's baseline")
 	f.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "measurements of each system at each size, taken in turn")
 	f.IntVar(&cfg.FailoverTrials, "failover-trials", cfg.FailoverTrials, "trials of each way of losing a master")
 	f.IntVar(&cfg.Pollers, "pollers", cfg.Pollers, "long polls of the fan-out")
