@@ -1,0 +1,68 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/service"
+	"github.com/ledgerless/ledgerless/store"
+	"github.com/ledgerless/ledgerless/store/storetest"
+)
+
+// onRequest calls fn after each etcd request of a Store, with the method.
+type onRequest func(method string)
+
+func (f onRequest) EtcdRequest(method string, _ time.Duration) { f(method) }
+
+// proxied starts a replica whose etcd connection runs through a proxy the
+// test owns, observed by obs.
+func proxied(t *testing.T, prefix, id string, obs store.RequestObserver) (*replica, *storetest.Proxy) {
+	t.Helper()
+	p := storetest.NewProxy(t, storetest.Addr(t))
+	st := storetest.OpenConfig(t, store.ClientConfig{Endpoints: []string{p.Endpoint()}, Prefix: prefix, Observer: obs})
+	r := startReplicaWith(t, prefix, service.Options{ReplicaID: id, Reconcile: 200 * time.Millisecond, Store: st})
+	t.Cleanup(p.Heal) // before the replica stops
+	return r, p
+}
+
+// A registration whose commit reaches etcd but whose answer never comes
+// back may have made the broker alive and master: the replica must not
+// revoke the lease it granted for it.
+func TestAmbiguousRegistrationKeepsTheLease(t *testing.T) {
+	prefix := storetest.Prefix(t)
+	g := key("ambiguous")
+	var p *storetest.Proxy
+	var armed atomic.Bool
+	r, p := proxied(t, prefix, "r1", onRequest(func(method string) {
+		// The lease is granted; the next request is the commit, which etcd
+		// receives and answers into the void.
+		if method == "LeaseGrant" && armed.CompareAndSwap(true, false) {
+			p.Hold(storetest.ToClient)
+		}
+	}))
+	direct := startReplica(t, prefix, "r2")
+	armed.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := r.Register(ctx, g, service.Registration{Address: "127.0.0.1:1", RegisterCode: "a", Timeout: 10 * time.Second})
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ledgerless.ErrUnavailable) {
+			t.Fatalf("register with its answer lost: %v, want ErrUnavailable", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("register outlived its deadline by 28 s")
+	}
+	grp := group(t, direct, g)
+	if len(grp.Brokers) != 1 || !grp.Brokers[0].Alive || grp.State.MasterBrokerID != grp.Brokers[0].ID {
+		t.Fatalf("after an ambiguous commit: %+v, want broker 1 alive and master", grp)
+	}
+}
