@@ -112,9 +112,9 @@ type beat struct {
 	brokerCreate int64 // the compared revisions, as when the beat was queued
 	hbRev        int64
 	data         *ledgerless.HeartbeatData
-	at   time.Time
-	done chan beatResult
-	span trace.SpanContext // the heartbeat's span, when traced
+	at           time.Time
+	done         chan beatResult
+	span         trace.SpanContext // the heartbeat's span, when traced
 }
 
 type beatResult struct {
