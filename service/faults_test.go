@@ -66,3 +66,57 @@ func TestAmbiguousRegistrationKeepsTheLease(t *testing.T) {
 		t.Fatalf("after an ambiguous commit: %+v, want broker 1 alive and master", grp)
 	}
 }
+
+// racing returns a replica whose first etcd transaction after arm() is
+// followed, before the replica goes on, by race: what another replica does
+// between this one's read and its commit.
+func racing(t *testing.T, prefix string, race func()) (r *replica, arm func()) {
+	t.Helper()
+	var armed atomic.Bool
+	st := storetest.OpenConfig(t, store.ClientConfig{Prefix: prefix, Observer: onRequest(func(method string) {
+		if method == "Txn" && armed.CompareAndSwap(true, false) {
+			race()
+		}
+	})})
+	r = startReplicaWith(t, prefix, service.Options{ReplicaID: "racing", Reconcile: time.Hour, Store: st})
+	return r, func() { armed.Store(true) }
+}
+
+// A dead broker that comes alive between a removal's read and its commit
+// is alive: the removal without force is refused, as it would have been
+// had it read a moment later.
+func TestRemoveBrokerRacingARevival(t *testing.T) {
+	prefix := storetest.Prefix(t)
+	g := key("remove-revival")
+	other := startReplica(t, prefix, "other")
+	register(t, other, g, "a", 10*time.Second)
+	id := register(t, other, g, "b", 10*time.Second)
+	kill(t, other, g, id)
+	r, arm := racing(t, prefix, func() { heartbeat(t, other, g, id, ledgerless.HeartbeatData{}) })
+	arm()
+	err := r.RemoveBroker(ctxT(t), g, id, false)
+	if !errors.Is(err, ledgerless.ErrInvalidCleanBrokerMeta) {
+		t.Fatalf("removing broker %d, revived meanwhile: %v, want ErrInvalidCleanBrokerMeta", id, err)
+	}
+	if b, ok := group(t, other, g).Broker(id); !ok || !b.Alive {
+		t.Fatalf("broker %d after the refused removal: %+v (registered %v), want alive", id, b, ok)
+	}
+}
+
+// The same for a whole group whose brokers were all dead when read.
+func TestRemoveGroupRacingARevival(t *testing.T) {
+	prefix := storetest.Prefix(t)
+	g := key("remove-group-revival")
+	other := startReplica(t, prefix, "other")
+	master := register(t, other, g, "a", 10*time.Second)
+	kill(t, other, g, master)
+	r, arm := racing(t, prefix, func() { heartbeat(t, other, g, master, ledgerless.HeartbeatData{}) })
+	arm()
+	err := r.RemoveGroup(ctxT(t), g, false)
+	if !errors.Is(err, ledgerless.ErrInvalidCleanBrokerMeta) {
+		t.Fatalf("removing %s, whose broker revived meanwhile: %v, want ErrInvalidCleanBrokerMeta", g, err)
+	}
+	if b, ok := group(t, other, g).Broker(master); !ok || !b.Alive {
+		t.Fatalf("broker %d after the refused removal: %+v (registered %v), want alive", master, b, ok)
+	}
+}
