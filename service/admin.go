@@ -74,7 +74,9 @@ func (s *Service) RemoveBroker(ctx context.Context, g ledgerless.GroupKey, id in
 		case b.Alive && !force:
 			return fmt.Errorf("%w: broker %d is alive; use force to remove it anyway", ledgerless.ErrInvalidCleanBrokerMeta, id)
 		}
-		txn := s.store.Txn(snap).DeleteBroker(id)
+		// Decided on b's liveness and registration: a broker that came
+		// alive (or re-registered) since the read is not removed on it.
+		txn := s.store.Txn(snap).RequireMember(id).DeleteBroker(id)
 		next := st
 		if i := slices.Index(st.SyncStateSet, id); i >= 0 {
 			next.SyncStateSet = slices.Delete(slices.Clone(st.SyncStateSet), i, i+1)
@@ -124,7 +126,9 @@ func (s *Service) RemoveGroup(ctx context.Context, g ledgerless.GroupKey, force 
 		if len(leases) > 0 && !force {
 			return fmt.Errorf("%w: %s has %d living brokers; use force to remove it anyway", ledgerless.ErrInvalidCleanBrokerMeta, g, len(leases))
 		}
-		if err = s.store.Txn(snap).DeleteGroup().Commit(ctx); isConflict(err) {
+		// Decided on the brokers' liveness: none may come alive or
+		// register between the read and the removal.
+		if err = s.store.Txn(snap).RequireMembers().DeleteGroup().Commit(ctx); isConflict(err) {
 			continue
 		}
 		if err != nil {

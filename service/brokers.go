@@ -152,8 +152,14 @@ func (s *Service) upsert(ctx context.Context, snap *store.Snapshot, b ledgerless
 		return err
 	}
 	if err := txn.Commit(ctx); err != nil {
-		if lease != 0 {
-			_ = s.store.RevokeLease(context.WithoutCancel(ctx), lease)
+		// Only a failed compare certainly wrote nothing. After an
+		// ambiguous error (etcd unreachable, the deadline passed) the
+		// commit may have happened and made b alive, even master: its
+		// lease is left to the broker's heartbeats, or to expire.
+		if lease != 0 && errors.Is(err, store.ErrConflict) {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
+			_ = s.store.RevokeLease(rctx, lease)
+			cancel()
 		}
 		return err
 	}
@@ -165,6 +171,10 @@ func (s *Service) upsert(ctx context.Context, snap *store.Snapshot, b ledgerless
 	}
 	return nil
 }
+
+// revokeTimeout bounds the revocation of a lease that a lost race left
+// unused; one that fails expires at its TTL.
+const revokeTimeout = 5 * time.Second
 
 // withBroker returns g with b added or replacing the broker of its id.
 func withBroker(g ledgerless.Group, b ledgerless.Broker) ledgerless.Group {

@@ -42,15 +42,13 @@ type Beat struct {
 func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (st ledgerless.State, err error) {
 	ctx, span := s.span(ctx, "ledgerless.heartbeat", g, id)
 	defer func() { endSpan(span, st, err) }()
-	e := s.member(g, id)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := s.acquire(g, id)
+	defer s.release(e)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if e.m == nil {
 			m, _, err := s.store.ReadMember(ctx, g, id)
 			if err != nil {
 				if errors.Is(err, ledgerless.ErrBrokerNeedToBeRegistered) {
-					s.forget(g, id)
 					s.heard.drop(g, id)
 				}
 				return ledgerless.State{}, err
@@ -136,10 +134,11 @@ func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) e
 	// A heartbeat of the broker that this replica is handling finishes
 	// before the lease is revoked: run alongside, it would find the lease
 	// gone and make the broker alive again.
-	defer s.forget(g, id)
-	e := s.member(g, id)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := s.acquire(g, id)
+	defer func() {
+		e.m = nil
+		s.release(e)
+	}()
 	m, st, err := s.store.ReadMember(ctx, g, id)
 	if err != nil {
 		return err
@@ -158,22 +157,55 @@ func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) e
 	return nil
 }
 
-func (s *Service) member(g ledgerless.GroupKey, id int64) *memberEntry {
+// acquire returns broker id's cache entry, locked: the heartbeats of one
+// broker on this replica run one at a time. Release it with release.
+// There is never more than one entry for a broker while any caller holds
+// or waits for one.
+func (s *Service) acquire(g ledgerless.GroupKey, id int64) *memberEntry {
+	k := memberKey{g, id}
+	s.mu.Lock()
+	e, ok := s.members[k]
+	if !ok {
+		e = &memberEntry{key: k}
+		s.members[k] = e
+	}
+	e.users++
+	s.mu.Unlock()
+	e.mu.Lock()
+	s.mu.Lock()
+	if e.stale {
+		e.m, e.renewer, e.stale = nil, false, false
+	}
+	s.mu.Unlock()
+	return e
+}
+
+// release unlocks e; an entry that caches nothing and that nobody waits
+// for is dropped.
+func (s *Service) release(e *memberEntry) {
+	s.mu.Lock()
+	e.users--
+	if e.users == 0 && (e.m == nil || e.stale) {
+		delete(s.members, e.key)
+	}
+	s.mu.Unlock()
+	e.mu.Unlock()
+}
+
+// forget drops the cached member of broker id, after a change made
+// elsewhere than in the heartbeat path. An entry in use is kept, so that
+// no second one is handed out beside it, and is read afresh by its next
+// user.
+func (s *Service) forget(g ledgerless.GroupKey, id int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := memberKey{g, id}
 	e, ok := s.members[k]
-	if !ok {
-		e = &memberEntry{}
-		s.members[k] = e
+	switch {
+	case !ok:
+	case e.users == 0:
+		delete(s.members, k)
+	default:
+		e.stale = true
 	}
-	return e
-}
-
-// forget drops the cached member of broker id, after a change made
-// elsewhere than in the heartbeat path.
-func (s *Service) forget(g ledgerless.GroupKey, id int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.members, memberKey{g, id})
 }

@@ -29,12 +29,14 @@ func startReplica(t testing.TB, prefix, id string) *replica {
 	return startReplicaWith(t, prefix, service.Options{ReplicaID: id, Reconcile: 200 * time.Millisecond})
 }
 
-// startReplicaWith is startReplica with options; their Store is set here.
+// startReplicaWith is startReplica with options; a Store on prefix is
+// opened unless they name one.
 func startReplicaWith(t testing.TB, prefix string, opts service.Options) *replica {
 	t.Helper()
-	id := opts.ReplicaID
-	st := storetest.Open(t, prefix)
-	opts.Store = st
+	if opts.Store == nil {
+		opts.Store = storetest.Open(t, prefix)
+	}
+	id, st := opts.ReplicaID, opts.Store
 	svc := service.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{Service: svc, store: st, cancel: cancel, done: make(chan struct{})}

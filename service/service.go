@@ -79,6 +79,12 @@ type memberKey struct {
 // memberEntry caches one broker's member record between heartbeats. Its
 // mutex orders the heartbeats of one broker on this replica.
 type memberEntry struct {
+	key memberKey
+	// Under Service.mu: the callers holding or waiting for mu, and
+	// whether the cache was forgotten while they did.
+	users int
+	stale bool
+
 	mu sync.Mutex
 	m  *store.Member
 	// renewer: this replica wrote m's heartbeat record, and so renews the

@@ -26,16 +26,14 @@ import (
 // record, so that of several contenders one wins. A broker thus stays
 // alive while any replica receives its heartbeats.
 func (s *Service) SharedHeartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (err error) {
-	e := s.member(g, id)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := s.acquire(g, id)
+	defer s.release(e)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		fresh := e.m == nil
 		if fresh {
 			m, _, err := s.store.ReadMember(ctx, g, id)
 			if err != nil {
 				if errors.Is(err, ledgerless.ErrBrokerNeedToBeRegistered) {
-					s.forget(g, id)
 					s.heard.drop(g, id)
 				}
 				return err

@@ -35,10 +35,10 @@ type EmbeddedConfig struct {
 	CompactionRetention time.Duration
 	// NoDefrag turns off the defragmentation that follows a compaction
 	// which freed at least half of the database file.
-	NoDefrag bool
-	StartTimeout        time.Duration
-	LogLevel            string // etcd's own zap level: debug, info, warn, error
-	UnsafeNoFsync       bool   // tests only: trades durability for speed
+	NoDefrag      bool
+	StartTimeout  time.Duration
+	LogLevel      string // etcd's own zap level: debug, info, warn, error
+	UnsafeNoFsync bool   // tests only: trades durability for speed
 	// ClientTLS and PeerTLS serve the https client and peer URLs.
 	ClientTLS, PeerTLS ServerTLS
 }

@@ -74,7 +74,10 @@ func (s *Store) ReadMember(ctx context.Context, g ledgerless.GroupKey, id int64)
 // (group commit). Each keeps its own compares; when a batch's compares
 // fail, its beats are retried one by one so that only the stale ones fail.
 func (s *Store) Beat(ctx context.Context, m *Member, data *ledgerless.HeartbeatData, at time.Time) (ledgerless.State, error) {
-	b := &beat{m: m, data: data, at: at, done: make(chan beatResult, 1)}
+	// The revisions are taken now: the batch may be built after the
+	// caller's next use of m.
+	b := &beat{key: beatKey{m.Group, m.Broker.ID}, brokerCreate: m.brokerCreate, hbRev: m.hbRev,
+		data: data, at: at, done: make(chan beatResult, 1)}
 	if s.tracer != nil {
 		b.span = trace.SpanContextFromContext(ctx)
 	}
@@ -105,11 +108,13 @@ const maxBeats = 60
 const beatCommitters = 4
 
 type beat struct {
-	m    *Member
-	data *ledgerless.HeartbeatData
-	at   time.Time
-	done chan beatResult
-	span trace.SpanContext // the heartbeat's span, when traced
+	key          beatKey
+	brokerCreate int64 // the compared revisions, as when the beat was queued
+	hbRev        int64
+	data         *ledgerless.HeartbeatData
+	at           time.Time
+	done         chan beatResult
+	span         trace.SpanContext // the heartbeat's span, when traced
 }
 
 type beatResult struct {
@@ -129,25 +134,7 @@ func (s *Store) commitBeats() {
 		case <-s.closed:
 			return
 		}
-		// A broker beats once at a time per replica; a second beat of the
-		// same member (another Service on this Store) waits for its own
-		// transaction, as etcd refuses one that writes a key twice.
-		var later []*beat
-		seen := map[*Member]bool{batch[0].m: true}
-	fill:
-		for len(batch) < maxBeats {
-			select {
-			case b := <-s.beats:
-				if seen[b.m] {
-					later = append(later, b)
-					continue
-				}
-				seen[b.m] = true
-				batch = append(batch, b)
-			default:
-				break fill
-			}
-		}
+		batch, later := gather(batch[0], s.beats)
 		if ok, err := s.commitBatch(batch); !ok && err == nil {
 			later = append(later, batch...)
 		}
@@ -155,6 +142,36 @@ func (s *Store) commitBeats() {
 			_, _ = s.commitBatch([]*beat{b})
 		}
 	}
+}
+
+// beatKey names the broker a beat is for.
+type beatKey struct {
+	group ledgerless.GroupKey
+	id    int64
+}
+
+// gather builds a batch from first and the beats queued behind it, up to
+// maxBeats. A second beat of a broker already in the batch (from another
+// cached Member, or another Service on this Store) goes to later, to be
+// committed on its own: etcd refuses a transaction that writes a key twice,
+// and would fail the whole batch.
+func gather(first *beat, queued <-chan *beat) (batch, later []*beat) {
+	batch = []*beat{first}
+	seen := map[beatKey]bool{first.key: true}
+	for len(batch) < maxBeats {
+		select {
+		case b := <-queued:
+			if seen[b.key] {
+				later = append(later, b)
+				continue
+			}
+			seen[b.key] = true
+			batch = append(batch, b)
+		default:
+			return batch, later
+		}
+	}
+	return batch, later
 }
 
 // commitBatch commits batch in one transaction and answers every beat,
@@ -165,18 +182,18 @@ func (s *Store) commitBatch(batch []*beat) (bool, error) {
 	var ops []clientv3.Op
 	stateOp := map[ledgerless.GroupKey]int{}
 	for _, b := range batch {
-		m := b.m
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(s.k.member(kindBrokers, m.Group, m.Broker.ID)), "=", m.brokerCreate))
+		g, id := b.key.group, b.key.id
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(s.k.member(kindBrokers, g, id)), "=", b.brokerCreate))
 		if b.data != nil {
-			key := s.k.member(kindHeartbeat, m.Group, m.Broker.ID)
-			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", m.hbRev))
+			key := s.k.member(kindHeartbeat, g, id)
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", b.hbRev))
 			ops = append(ops, clientv3.OpPut(key, encode(toHeartbeatRecord(*b.data, b.at))))
 		}
 	}
 	for _, b := range batch {
-		if _, ok := stateOp[b.m.Group]; !ok {
-			stateOp[b.m.Group] = len(ops)
-			ops = append(ops, clientv3.OpGet(s.k.state(b.m.Group)))
+		if _, ok := stateOp[b.key.group]; !ok {
+			stateOp[b.key.group] = len(ops)
+			ops = append(ops, clientv3.OpGet(s.k.state(b.key.group)))
 		}
 	}
 	ctx, span := s.batchContext(batch)
@@ -201,10 +218,10 @@ func (s *Store) commitBatch(batch []*beat) (bool, error) {
 		r := beatResult{rev: resp.Header.Revision}
 		var kvs []*mvccKV
 		if resp.Succeeded {
-			kvs = kvsOf(resp, stateOp[b.m.Group])
+			kvs = kvsOf(resp, stateOp[b.key.group])
 		}
 		if len(kvs) == 0 {
-			r.err = fmt.Errorf("heartbeat %d of %s: %w", b.m.Broker.ID, b.m.Group, ErrConflict)
+			r.err = fmt.Errorf("heartbeat %d of %s: %w", b.key.id, b.key.group, ErrConflict)
 		} else {
 			var st stateRecord
 			r.err = decode(string(kvs[0].Key), kvs[0].Value, &st)

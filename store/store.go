@@ -243,7 +243,7 @@ func (s *Store) readGroups(ctx context.Context, stateOp clientv3.Op, prefix func
 		}
 		snaps[p.group] = &Snapshot{
 			Group:  ledgerless.Group{Key: p.group, State: rec.state(), Index: kv.ModRevision, Paused: cfg.GroupPaused(p.group)},
-			Config: cfg, stateRev: kv.ModRevision, removed: rec.Removed, fence: rec.Restored, members: map[int64]memberRevs{},
+			Config: cfg, Revision: resp.Header.Revision, stateRev: kv.ModRevision, removed: rec.Removed, fence: rec.Restored, members: map[int64]memberRevs{},
 		}
 	}
 	brokers := map[ledgerless.GroupKey]map[int64]*ledgerless.Broker{}

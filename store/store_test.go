@@ -228,3 +228,78 @@ func testBeatsCommitTogetherAndFailAlone(t *testing.T, open opener) {
 		t.Fatalf("recorded %+v", b.Heartbeat)
 	}
 }
+
+// TestTwoBeatsOfOneBrokerInOneBatch sends, for each of many brokers, two
+// concurrent heartbeats from two cached members of it, as two Services on
+// one Store (or a cache entry replaced while in use) would: etcd refuses a
+// transaction that writes one key twice, so a batch that carried both would
+// fail every beat in it. Of each broker's two beats one records its data
+// and the other, whose compare is stale then, gets ErrConflict; no beat
+// gets any other error.
+func TestTwoBeatsOfOneBrokerInOneBatch(t *testing.T) { clients(t, testTwoBeatsOfOneBrokerInOneBatch) }
+
+func testTwoBeatsOfOneBrokerInOneBatch(t *testing.T, open opener) {
+	s := open(t)
+	const n = 40
+	var pairs [][2]*store.Member
+	for i := range n {
+		grp := ledgerless.GroupKey{Cluster: "c", Group: fmt.Sprintf("g%d", i%5)}
+		snap, err := s.ReadGroup(ctxT(t), grp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := int64(i/5 + 1)
+		txn := s.Txn(snap).PutBroker(ledgerless.Broker{ID: id, Address: "127.0.0.1:1", RegisterCode: fmt.Sprint(i)}, time.Now())
+		if !snap.Exists() {
+			txn.PutState(ledgerless.State{MasterBrokerID: 1, MasterEpoch: 1})
+		}
+		if err := txn.Commit(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		var p [2]*store.Member
+		for j := range p {
+			if p[j], _, err = s.ReadMember(ctxT(t), grp, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pairs = append(pairs, p)
+	}
+	for round := range 5 {
+		errs := make([][2]error, n)
+		var wg sync.WaitGroup
+		for i, p := range pairs {
+			for j, m := range p {
+				wg.Go(func() {
+					_, errs[i][j] = s.Beat(ctxT(t), m, &ledgerless.HeartbeatData{Epoch: 1, MaxOffset: int64(round)}, time.Now())
+				})
+			}
+		}
+		wg.Wait()
+		for i, e := range errs {
+			ok := 0
+			for _, err := range e {
+				switch {
+				case err == nil:
+					ok++
+				case !errors.Is(err, store.ErrConflict):
+					t.Fatalf("round %d: a beat of broker pair %d: %v", round, i, err)
+				}
+			}
+			if ok != 1 {
+				t.Fatalf("round %d: broker pair %d: %d beats recorded, want 1 (%v)", round, i, ok, e)
+			}
+		}
+		// Each broker's loser reads afresh, as Service does after a conflict.
+		for i, e := range errs {
+			for j, err := range e {
+				if err != nil {
+					m, _, rerr := s.ReadMember(ctxT(t), pairs[i][j].Group, pairs[i][j].Broker.ID)
+					if rerr != nil {
+						t.Fatal(rerr)
+					}
+					pairs[i][j] = m
+				}
+			}
+		}
+	}
+}

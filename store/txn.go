@@ -73,6 +73,26 @@ func (t *Txn) EndAlive(id int64) *Txn {
 	return t
 }
 
+// RequireMember compares that a broker's registration and liveness are
+// as in the snapshot: registered with the same record, and alive under the
+// same lease, or not alive, as it was.
+func (t *Txn) RequireMember(id int64) *Txn {
+	key := t.s.k.member(kindBrokers, t.snap.Group.Key, id)
+	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(key), "=", t.snap.members[id].broker))
+	return t.RequireAlive(id)
+}
+
+// RequireMembers compares that no registration or liveness of the group
+// was written since the snapshot: no broker registered, changed or came
+// alive. (A lease that ended since is not compared.) Two compares whatever
+// the group's size.
+func (t *Txn) RequireMembers() *Txn {
+	for _, kind := range []string{kindBrokers, kindAlive} {
+		t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(t.s.k.group(kind, t.snap.Group.Key)), "<", t.snap.Revision+1).WithPrefix())
+	}
+	return t
+}
+
 // Commit runs the transaction.
 func (t *Txn) Commit(ctx context.Context) error {
 	resp, err := t.s.cli.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit()

@@ -102,3 +102,34 @@ func FreeAddr() string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// OpenConfig is Open with a client configuration: its endpoints default to
+// the test etcd's and its dial timeout to 5 s.
+func OpenConfig(t testing.TB, cfg store.ClientConfig) *store.Store {
+	t.Helper()
+	if len(cfg.Endpoints) == 0 {
+		if Endpoints() == nil {
+			t.Fatalf("test etcd: %v", startErr)
+		}
+		cfg.Endpoints = Endpoints()
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	s, err := store.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Addr is the host:port of the test etcd's client URL, for a Proxy.
+func Addr(t testing.TB) string {
+	t.Helper()
+	eps := Endpoints()
+	if eps == nil {
+		t.Fatalf("test etcd: %v", startErr)
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(eps[0], "http://"), "https://")
+}
