@@ -97,6 +97,7 @@ func (t *Transport) PollGroup(ctx context.Context, cluster, group string, index 
 	if index >= 0 {
 		q := url.Values{"index": {strconv.FormatInt(index, 10)}, "wait": {wait.String()}}
 		path += "?" + q.Encode()
+		ctx = withPollWait(ctx, wait)
 	}
 	var g Group
 	ans, err := t.Call(ctx, http.MethodGet, path, nil, &g)
