@@ -2,7 +2,10 @@ package cli_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -106,7 +109,9 @@ func (r *restartable) start() {
 		r.t.Fatalf("listen again on %s: %v", r.addr, err)
 	}
 	r.addr = ln.Addr().String()
-	r.srv = &http.Server{Handler: httputil.NewSingleHostReverseProxy(r.backend)}
+	proxy := httputil.NewSingleHostReverseProxy(r.backend)
+	proxy.ErrorLog = log.New(io.Discard, "", 0) // requests cut by stop
+	r.srv = &http.Server{Handler: proxy, ErrorLog: proxy.ErrorLog}
 	go func(srv *http.Server) {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			r.t.Errorf("serve: %v", err)
@@ -171,5 +176,33 @@ func TestGroupGetWatchAcrossRestarts(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("watch did not stop within 5s of its context ending")
+	}
+}
+
+// --master-host prints the host of the master's address alone, for
+// commands such as docker-compose kill.
+func TestGroupGetMasterHost(t *testing.T) {
+	base := newServer(t)
+	seed(t, base)
+	var g struct {
+		MasterAddress string `json:"masterAddress"`
+	}
+	decode(t, run("--controller", base, "group", "get", "c1", "g1", "-o", "json").ok(t), &g)
+	host, _, err := net.SplitHostPort(g.MasterAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run("--controller", base, "group", "get", "c1", "g1", "--master-host").ok(t); got != host+"\n" {
+		t.Errorf("--master-host printed %q, want %q (master at %s)", got, host+"\n", g.MasterAddress)
+	}
+	if r := run("--controller", base, "group", "get", "c1", "g1", "--master-host", "--watch"); r.code != 2 {
+		t.Errorf("--master-host with --watch: exit %d, want 2", r.code)
+	}
+}
+
+func decode(t *testing.T, data string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		t.Fatalf("%v in %s", err, data)
 	}
 }
