@@ -42,11 +42,15 @@ build:
 		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/$$b ./cmd/$$b || exit 1; \
 	done
 
-# The demo's images, FROM scratch: nothing is pulled.
+# The demo's images from the binaries in bin/, FROM scratch: nothing is
+# pulled, so this works where no registry can be reached. The build
+# context is only the binary and deployments/rootfs/. (docker-compose up
+# builds the same images from source with deployments/Dockerfile.)
 images: build
 	@for b in $(BINARIES); do \
 		echo "docker build ledgerless/$$b:local"; \
-		out=$$(docker build -q -f deployments/Dockerfile --target $$b -t ledgerless/$$b:local . 2>&1) || { echo "$$out"; exit 1; }; \
+		out=$$(tar -c deployments/Dockerfile.prebuilt deployments/rootfs bin/$$b | \
+			docker build -q -f deployments/Dockerfile.prebuilt --target $$b -t ledgerless/$$b:local - 2>&1) || { echo "$$out"; exit 1; }; \
 	done
 
 demo: images

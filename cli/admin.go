@@ -119,6 +119,7 @@ master leaves the group without one, at a new masterEpoch.`,
 		return c.clean(ctx, brokers)
 	})
 	cmd.Flags().Int64SliceVar(&brokers, "broker", nil, "id of a broker to remove; repeat or comma-separate for several (default: the whole group)")
+	cmd.Flags().Lookup("broker").DefValue = "" // its usage says the default: not "[]" too
 	cmd.Flags().BoolVar(&force, "force", false, "remove living brokers too")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	return cmd

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ledgerless/ledgerless/client"
 )
@@ -51,10 +52,12 @@ type app struct {
 	credentials credentials
 }
 
-// Register adds the CLI to root: the global flags --controller, -o/--output,
-// --timeout, and the token and TLS flags (--token-file, --token, --cacert,
-// --cert, --key), every operator command, and usage errors (ExitUsage) for
-// unknown commands and bad flags. Commands print to root's out and err
+// Register adds the CLI to root: every operator command with the CLI's
+// flags --controller, -o/--output, --timeout, and the token and TLS flags
+// (--token-file, --token, --cacert, --cert, --key), and usage errors
+// (ExitUsage) for unknown commands and bad flags. The flags belong to the
+// operator commands, not to root, so that root's other commands (serve)
+// neither list nor take them. Commands print to root's out and err
 // streams and read confirmations from its in stream.
 func Register(root *cobra.Command, opts Options) {
 	if opts.Getenv == nil {
@@ -64,22 +67,32 @@ func Register(root *cobra.Command, opts Options) {
 		opts.Terminal = isTerminal
 	}
 	a := &app{opts: opts}
-	f := root.PersistentFlags()
-	f.StringSliceVar(&a.controllers, "controller", nil,
-		"controller base URLs, comma-separated, tried in turn when one is unreachable or answers 5xx (env "+
-			ControllerEnv+", default "+DefaultController+")")
-	f.StringVarP(&a.output, "output", "o", formatTable, "output format: table, json or yaml")
-	f.DurationVar(&a.timeout, "timeout", DefaultTimeout, "time limit of a command (with --watch: of each poll beyond its wait)")
-	a.credentials.flags(f)
-
+	// root takes them too, so that "ledgerless --controller URL grops"
+	// is told about the command, but neither lists nor passes them on.
+	a.flags(root.Flags())
+	root.Flags().VisitAll(func(f *pflag.Flag) { f.Hidden = true })
 	root.SetFlagErrorFunc(flagError)
 	root.Args = subcommands
 	if root.Run == nil && root.RunE == nil {
 		root.RunE = help
 	}
-	root.AddCommand(a.clustersCommand(), a.groupsCommand(), a.groupCommand(),
+	for _, cmd := range []*cobra.Command{a.clustersCommand(), a.groupsCommand(), a.groupCommand(),
 		a.electCommand(), a.cleanCommand(), a.historyCommand(), a.controllerCommand(),
-		a.configCommand(), a.pauseCommand(), a.resumeCommand(), a.healthCommand(), a.versionCommand())
+		a.configCommand(), a.pauseCommand(), a.resumeCommand(), a.healthCommand(), a.versionCommand()} {
+		a.flags(cmd.PersistentFlags())
+		root.AddCommand(cmd)
+	}
+}
+
+// flags defines the CLI's flags in f, on the app's variables: every
+// operator command has its own copy of them.
+func (a *app) flags(f *pflag.FlagSet) {
+	f.StringSliceVar(&a.controllers, "controller", nil,
+		"controller base URLs, comma-separated, tried in turn when one is unreachable, answers 5xx or does not answer in its share of --timeout (env "+
+			ControllerEnv+"; default "+DefaultController+")")
+	f.StringVarP(&a.output, "output", "o", formatTable, "output format: table, json or yaml")
+	f.DurationVar(&a.timeout, "timeout", DefaultTimeout, "time limit of a command (with --watch: of each poll beyond its wait)")
+	a.credentials.flags(f)
 }
 
 // help is the RunE of commands that only group others.

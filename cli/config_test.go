@@ -74,7 +74,18 @@ func TestPauseResume(t *testing.T) {
 		return jsonOf[configJSON](t, run("--controller", base, "config", "get", "-o", "json").ok(t))
 	}
 
-	if out := run("--controller", base, "pause").ok(t); !strings.HasPrefix(out, "Paused automatic elections of every group.\n") {
+	// Pausing everything asks first, and needs --yes without a terminal.
+	run("--controller", base, "pause").fails(t, cli.ExitUsage, "pass --yes")
+	if r := (invocation{terminal: true, stdin: "n\n"}).run("--controller", base, "pause"); r.code != cli.ExitFailure {
+		t.Errorf("pause answered no: exit %d: %v", r.code, r.err)
+	}
+	if config().Paused {
+		t.Error("pause answered no paused anyway")
+	}
+	if out := (invocation{terminal: true, stdin: "y\n"}).run("--controller", base, "pause").ok(t); !strings.HasPrefix(out, "Paused automatic elections of every group.\n") {
+		t.Errorf("pause answered yes: %s", out)
+	}
+	if out := run("--controller", base, "pause", "--yes").ok(t); !strings.HasPrefix(out, "Paused automatic elections of every group.\n") {
 		t.Errorf("pause:\n%s", out)
 	}
 	if !config().Paused {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 
 	"github.com/spf13/cobra"
@@ -93,7 +94,7 @@ func (a *app) groupCommand() *cobra.Command {
 }
 
 func (a *app) groupGetCommand() *cobra.Command {
-	var watch bool
+	var watch, masterHost bool
 	cmd := &cobra.Command{
 		Use:   "get CLUSTER GROUP",
 		Short: "Show a group's master state and brokers",
@@ -102,18 +103,28 @@ SyncStateSet membership and the data of their last heartbeat.
 
 With --watch, print the group again on every change (a new master, a
 SyncStateSet change, a broker registering, dying or coming back) until
-interrupted. Heartbeat data alone is not a change.`,
+interrupted. Heartbeat data alone is not a change.
+
+With --master-host, print only the host of the master's address: in the
+docker-compose demo, that is the master's container.`,
 		Example: `  ledgerless group get DefaultCluster broker-a
-  ledgerless group get DefaultCluster broker-a --watch`,
+  ledgerless group get DefaultCluster broker-a --watch
+  docker-compose kill $(ledgerless group get DefaultCluster broker-a --master-host)`,
 		Args: exactArgs("CLUSTER", "GROUP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if watch {
+			switch {
+			case watch && masterHost:
+				return usageError(cmd, "give --watch or --master-host, not both")
+			case watch:
 				return a.runLong(watchGroup)(cmd, args)
+			case masterHost:
+				return a.run(getMasterHost)(cmd, args)
 			}
 			return a.run(getGroup)(cmd, args)
 		},
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the group again on every change until interrupted")
+	cmd.Flags().BoolVar(&masterHost, "master-host", false, "print only the host of the master's address (exit 1 when the group has no master)")
 	return cmd
 }
 
@@ -124,6 +135,24 @@ func getGroup(ctx context.Context, s *session, args []string) error {
 		return err
 	}
 	return s.out.print(ans.Body, func(w io.Writer) error { return groupTable(w, &g) })
+}
+
+// getMasterHost prints the host of the master's address of group args[1]
+// of cluster args[0].
+func getMasterHost(ctx context.Context, s *session, args []string) error {
+	var g client.Group
+	if _, err := s.client.get(ctx, client.GroupPath(args[0], args[1]), &g); err != nil {
+		return err
+	}
+	if g.MasterBrokerID == nil || g.MasterAddress == "" {
+		return fmt.Errorf("group %s/%s has no master", args[0], args[1])
+	}
+	host, _, err := net.SplitHostPort(g.MasterAddress)
+	if err != nil {
+		host = g.MasterAddress
+	}
+	_, err = fmt.Fprintln(s.out.w, host)
+	return err
 }
 
 // groupTable prints a group: a line of master state, then its brokers.

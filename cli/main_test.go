@@ -132,6 +132,7 @@ type invocation struct {
 	terminal bool
 	env      map[string]string
 	stdout   *logtest.Buffer // to read output while the command runs
+	stderr   *logtest.Buffer
 }
 
 // run runs the CLI with args.
@@ -146,8 +147,11 @@ func (inv invocation) run(args ...string) result {
 	if inv.stdout == nil {
 		inv.stdout = &stdout
 	}
+	if inv.stderr == nil {
+		inv.stderr = &stderr
+	}
 	root.SetOut(inv.stdout)
-	root.SetErr(&stderr)
+	root.SetErr(inv.stderr)
 	root.SetIn(strings.NewReader(inv.stdin))
 	root.SetArgs(args)
 	ctx := inv.ctx
@@ -155,7 +159,7 @@ func (inv invocation) run(args ...string) result {
 		ctx = context.Background()
 	}
 	err := root.ExecuteContext(ctx)
-	return result{stdout: inv.stdout.String(), stderr: stderr.String(), err: err, code: cli.ExitCode(err)}
+	return result{stdout: inv.stdout.String(), stderr: inv.stderr.String(), err: err, code: cli.ExitCode(err)}
 }
 
 // ok requires the run to have succeeded and returns its stdout.

@@ -15,23 +15,33 @@ import (
 // its first master.
 
 func (a *app) pauseCommand() *cobra.Command {
-	return &cobra.Command{
+	var yes bool
+	cmd := &cobra.Command{
 		Use:   "pause [CLUSTER GROUP]",
 		Short: "Stop automatic elections everywhere, or in one group",
 		Long: `Stop automatic elections (maintenance mode): of every group, or of group
 CLUSTER GROUP only. While paused, a dead master is not replaced; admin
 elections (ledgerless elect) still work, and a new group still gets its
-first master. Undo with ledgerless resume. The new configuration is printed.`,
-		Example: `  ledgerless pause
+first master. Undo with ledgerless resume. The new configuration is printed.
+
+Pausing every group asks for confirmation on a terminal, and needs --yes
+elsewhere.`,
+		Example: `  ledgerless pause                 # asks "Proceed? [y/N]"
+  ledgerless pause --yes
   ledgerless pause DefaultCluster broker-a`,
 		Args: noneOrBoth("CLUSTER", "GROUP"),
-		RunE: a.run(func(ctx context.Context, s *session, args []string) error {
-			if len(args) == 0 {
-				return setPaused(ctx, s, true)
-			}
-			return pauseGroup(ctx, s, ledgerless.GroupKey{Cluster: args[0], Group: args[1]}.String(), true)
-		}),
 	}
+	cmd.RunE = a.run(func(ctx context.Context, s *session, args []string) error {
+		if len(args) == 0 {
+			if err := confirm(cmd, s, yes, "This pauses automatic elections of every group: a dead master is replaced by nobody until ledgerless resume"); err != nil {
+				return err
+			}
+			return setPaused(ctx, s, true)
+		}
+		return pauseGroup(ctx, s, ledgerless.GroupKey{Cluster: args[0], Group: args[1]}.String(), true)
+	})
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
 }
 
 func (a *app) resumeCommand() *cobra.Command {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -59,8 +60,11 @@ func (a *app) transportOptions(cmd *cobra.Command, controllers []string) (client
 	if (c.cert == "") != (c.key == "") {
 		return client.TransportOptions{}, usageError(cmd, "give --cert and --key together")
 	}
+	// Each controller gets its share of --timeout to answer a request that
+	// may go to the next one, so that one which accepts connections and
+	// never answers leaves the others time.
 	return client.TransportOptions{Controllers: controllers, HTTP: a.opts.HTTP, Token: strings.TrimSpace(c.token),
-		TokenFile: c.tokenFile, TLS: client.TLS{CAFile: c.caCert, CertFile: c.cert, KeyFile: c.key}}, nil
+		AnswerTimeout: a.timeout / time.Duration(len(controllers)), TokenFile: c.tokenFile, TLS: client.TLS{CAFile: c.caCert, CertFile: c.cert, KeyFile: c.key}}, nil
 }
 
 // hint says what to do about a refusal or a TLS failure, if it knows;

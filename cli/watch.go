@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"time"
 
 	"github.com/ledgerless/ledgerless/client"
@@ -11,8 +13,15 @@ import (
 
 // Long polls of --watch wait as the SDK's do (client.DefaultPollWait).
 // minPollInterval spaces out polls that come back at once without a
-// change, as from a replica that is shutting down.
-const minPollInterval = time.Second
+// change, as from a replica that is shutting down. A poll that gets no
+// usable answer (every controller restarting, say) is sent again after a
+// backoff from minRetry to maxRetry, with jitter, as the SDK's are; the
+// transport tries the next --controller each time.
+const (
+	minPollInterval = time.Second
+	minRetry        = 100 * time.Millisecond
+	maxRetry        = 3 * time.Second
+)
 
 // watchGroup prints group args[1] of cluster args[0], then again on every
 // change, until ctx ends; ending that way is success. Each poll may take
@@ -42,11 +51,28 @@ func (w *watcher) run(ctx context.Context) error {
 	if err := w.show(g, ans); err != nil {
 		return err
 	}
+	retry := minRetry
+	failing := false
 	for {
 		sent := time.Now()
 		g, ans, err := w.poll(ctx, w.index)
 		if err != nil {
-			return err
+			if ctx.Err() != nil || classOf(err) != Unavailable {
+				return err
+			}
+			if !failing {
+				fmt.Fprintf(w.s.stderr, "%s no answer, retrying until a controller answers: %v\n", timestamp(time.Now()), err)
+				failing = true
+			}
+			if err := pause(ctx, jitter(retry)); err != nil {
+				return err
+			}
+			retry = min(2*retry, maxRetry)
+			continue
+		}
+		if failing {
+			fmt.Fprintf(w.s.stderr, "%s a controller answers again\n", timestamp(time.Now()))
+			failing, retry = false, minRetry
 		}
 		if next, _ := ans.Index(); next > w.index {
 			if err := w.show(g, ans); err != nil {
@@ -89,6 +115,11 @@ func (w *watcher) show(g *client.Group, ans *client.Answer) error {
 	})
 }
 
+// jitter is d give or take a fifth, so that watchers do not retry in step.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Int64N(int64(d)*2/5+1)) - d/5
+}
+
 // pause waits d or until ctx ends.
 func pause(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -102,4 +133,13 @@ func pause(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// classOf is err's Class, 0 for an error of no class.
+func classOf(err error) Class {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Class
+	}
+	return 0
 }

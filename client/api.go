@@ -108,6 +108,7 @@ func (t *Transport) PollGroupAs(ctx context.Context, cluster, group string, brok
 			q.Set("broker", strconv.FormatInt(broker, 10))
 		}
 		path += "?" + q.Encode()
+		ctx = withPollWait(ctx, wait)
 	}
 	var g Group
 	ans, err := t.Call(ctx, http.MethodGet, path, nil, &g)

@@ -60,6 +60,8 @@ type Transport struct {
 	token      atomic.Pointer[string] // nil: no token
 	propagator propagation.TextMapPropagator
 	preferred  atomic.Int64 // index in bases of the replica tried first
+	// answerTimeout bounds an attempt that may go to the next replica.
+	answerTimeout time.Duration
 }
 
 // TransportOptions configure a Transport.
@@ -84,6 +86,13 @@ type TransportOptions struct {
 	// 401: a request refused with an old token is sent once more with a
 	// new one, so that a rotated token takes effect without a restart.
 	TokenFile string
+	// AnswerTimeout is how long one replica has to answer a request that
+	// may be sent to the next one (any but a POST) before the next one is
+	// tried: a replica that accepts connections and never answers then
+	// costs that long, not the caller's whole deadline. A long poll's
+	// attempt has its wait on top. 0: an attempt may take the caller's
+	// whole deadline.
+	AnswerTimeout time.Duration
 }
 
 // NewTransport returns a transport to opts.Controllers, which must be http
@@ -92,7 +101,8 @@ func NewTransport(opts TransportOptions) (*Transport, error) {
 	if len(opts.Controllers) == 0 {
 		return nil, errors.New("no controller URL given")
 	}
-	t := &Transport{http: opts.HTTP, tokenFile: opts.TokenFile, propagator: tracing.Propagator()}
+	t := &Transport{http: opts.HTTP, tokenFile: opts.TokenFile, propagator: tracing.Propagator(),
+		answerTimeout: opts.AnswerTimeout}
 	for _, base := range opts.Controllers {
 		u, err := url.Parse(base)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -245,6 +255,13 @@ func describe(base string, err error) string {
 // attempt sends one request. next says that it failed in a way that lets
 // the next controller be tried.
 func (t *Transport) attempt(ctx context.Context, method, target string, payload []byte) (_ *Answer, next bool, _ error) {
+	parent := ctx
+	if limit := t.answerTimeout; limit > 0 && method != http.MethodPost && len(t.bases) > 1 {
+		limit += pollWait(ctx)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, limit, fmt.Errorf("no answer within %s", limit))
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(payload))
 	if err != nil {
 		return nil, false, fmt.Errorf("request %s %s: %w", method, target, err)
@@ -259,14 +276,20 @@ func (t *Transport) attempt(ctx context.Context, method, target string, payload 
 	t.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := t.http.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, false, fmt.Errorf("%s %s: %w", method, target, ctx.Err())
+		if parent.Err() != nil {
+			return nil, false, fmt.Errorf("%s %s: %w", method, target, parent.Err())
+		}
+		if ctx.Err() != nil { // this replica's answer timeout, not the caller's
+			return nil, true, fmt.Errorf("%s %s: %w", method, target, context.Cause(ctx))
 		}
 		return nil, method != http.MethodPost || isDialError(err), err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
+		if parent.Err() == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
 		return nil, method != http.MethodPost, fmt.Errorf("%s %s: read answer: %w", method, target, err)
 	}
 	switch {
@@ -310,4 +333,18 @@ func Ready(ctx context.Context, hc *http.Client, base string) bool {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// waitKey marks a long poll's context with its wait.
+type waitKey struct{}
+
+// withPollWait marks ctx as a long poll's that waits up to wait.
+func withPollWait(ctx context.Context, wait time.Duration) context.Context {
+	return context.WithValue(ctx, waitKey{}, wait)
+}
+
+// pollWait is the wait of the long poll ctx is for, or 0.
+func pollWait(ctx context.Context) time.Duration {
+	wait, _ := ctx.Value(waitKey{}).(time.Duration)
+	return wait
 }

@@ -43,7 +43,7 @@ func requireDocker(t *testing.T) {
 }
 
 var buildImages = sync.OnceValue(func() error {
-	// The build context holds only what deployments/Dockerfile copies: the
+	// The build context holds only what deployments/Dockerfile.prebuilt copies: the
 	// binaries TestMain built (static, CGO_ENABLED=0) and the root file
 	// system skeleton.
 	ctx, err := os.MkdirTemp("", "ledgerless-images-")
@@ -60,7 +60,7 @@ var buildImages = sync.OnceValue(func() error {
 		return err
 	}
 	for _, target := range []string{"ledgerless", "brokersim", "etcd"} {
-		cmd := exec.Command("docker", "build", "-q", "-f", "../deployments/Dockerfile", "--target", target,
+		cmd := exec.Command("docker", "build", "-q", "-f", "../deployments/Dockerfile.prebuilt", "--target", target,
 			"-t", "ledgerless/"+target+":local", ctx)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("docker build %s: %v\n%s", target, err, out)

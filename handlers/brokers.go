@@ -53,7 +53,7 @@ func (h *Handler) register(c *gin.Context) {
 		return
 	}
 	c.Header(IndexHeader, strconv.FormatInt(grp.Index, 10))
-	c.JSON(http.StatusOK, registerResponse{BrokerID: id, Group: toGroup(grp)})
+	writeJSON(c, http.StatusOK, registerResponse{BrokerID: id, Group: toGroup(grp)})
 }
 
 // timeout validates a heartbeatTimeoutMs value.
@@ -102,7 +102,7 @@ func (h *Handler) heartbeat(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toHeartbeatResponse(st, id))
+	writeJSON(c, http.StatusOK, toHeartbeatResponse(st, id))
 }
 
 func value(v *int64) int64 {

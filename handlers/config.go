@@ -18,7 +18,7 @@ func (h *Handler) config(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toRuntimeConfig(cfg))
+	writeJSON(c, http.StatusOK, toRuntimeConfig(cfg))
 }
 
 // patchConfig applies an RFC 7396 JSON merge patch to the runtime
@@ -42,7 +42,7 @@ func (h *Handler) patchConfig(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toRuntimeConfig(cfg))
+	writeJSON(c, http.StatusOK, toRuntimeConfig(cfg))
 }
 
 // configPatch checks every member of a merge patch and returns the function

@@ -85,7 +85,7 @@ func (h *Handler) alterSyncStateSet(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, alterResponse{SyncStateSet: st.SyncStateSet, SyncStateSetEpoch: st.SyncStateSetEpoch})
+	writeJSON(c, http.StatusOK, alterResponse{SyncStateSet: st.SyncStateSet, SyncStateSetEpoch: st.SyncStateSetEpoch})
 }
 
 func (h *Handler) elect(c *gin.Context) {
@@ -182,7 +182,7 @@ func (h *Handler) history(c *gin.Context) {
 		out.Items = append(out.Items, historyItem{MasterEpoch: e.MasterEpoch, Time: e.Time, Reason: e.Reason,
 			OldMasterBrokerID: optionalID(e.OldMasterBrokerID), NewMasterBrokerID: optionalID(e.NewMasterBrokerID), Replica: e.Replica})
 	}
-	c.JSON(http.StatusOK, out)
+	writeJSON(c, http.StatusOK, out)
 }
 
 func optionalID(id int64) *int64 {

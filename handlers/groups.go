@@ -71,7 +71,12 @@ func (h *Handler) writeAnswer(c *gin.Context, ans service.Answer) {
 // jsonContentType is the Content-Type of every JSON answer.
 const jsonContentType = "application/json; charset=utf-8"
 
-func encodeGroup(grp *ledgerless.Group) ([]byte, error) { return json.Marshal(toGroup(grp)) }
+// encodeGroup encodes a group answer, ending with a newline as every JSON
+// answer does.
+func encodeGroup(grp *ledgerless.Group) ([]byte, error) {
+	body, err := json.Marshal(toGroup(grp))
+	return append(body, '\n'), err
+}
 
 // longPoll parses ?index=N&wait=D. wait is 0 for a plain read; it defaults
 // to DefaultWait when index is given, and is capped at service.MaxWait.
@@ -129,7 +134,7 @@ func (h *Handler) groups(c *gin.Context) {
 	for i, g := range grps {
 		out.Groups[i] = toGroup(g)
 	}
-	c.JSON(http.StatusOK, out)
+	writeJSON(c, http.StatusOK, out)
 }
 
 func (h *Handler) clusters(c *gin.Context) {
@@ -142,7 +147,7 @@ func (h *Handler) clusters(c *gin.Context) {
 	for _, x := range cs {
 		out.Clusters = append(out.Clusters, cluster{Cluster: x.Name, Groups: x.Groups})
 	}
-	c.JSON(http.StatusOK, out)
+	writeJSON(c, http.StatusOK, out)
 }
 
 func (h *Handler) controller(c *gin.Context) {
@@ -151,5 +156,5 @@ func (h *Handler) controller(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toController(ctl))
+	writeJSON(c, http.StatusOK, toController(ctl))
 }

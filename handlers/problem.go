@@ -93,7 +93,8 @@ func writeProblem(c *gin.Context, p Problem) {
 		c.Header("Retry-After", "1")
 	}
 	c.Header("Content-Type", "application/problem+json")
-	c.AbortWithStatusJSON(p.Status, p)
+	c.Abort()
+	writeJSON(c, p.Status, p)
 }
 
 // invalid answers INVALID_REQUEST with the given status and detail: 400,

@@ -34,5 +34,5 @@ func (h *Handler) whoami(c *gin.Context) {
 		}
 		out.Authenticated, out.Name, out.Role = true, p.Name, p.Role
 	}
-	c.JSON(http.StatusOK, out)
+	writeJSON(c, http.StatusOK, out)
 }

@@ -68,7 +68,7 @@ type Config struct {
 func Defaults() Config {
 	host, _ := os.Hostname()
 	return Config{
-		Listen:    ":9878",
+		Listen:    "127.0.0.1:9878",
 		DataDir:   "ledgerless.data",
 		ReplicaID: host,
 		Version:   "dev",

@@ -46,6 +46,8 @@ func run() int {
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+func init() { version = settings.Version(version) }
+
 // bind makes cmd's flags readable through v from BROKERSIM_* environment
 // variables too (--heartbeat-timeout is BROKERSIM_HEARTBEAT_TIMEOUT);
 // flags win.

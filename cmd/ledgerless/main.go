@@ -10,10 +10,14 @@ import (
 	"syscall"
 
 	"github.com/ledgerless/ledgerless/cli"
+	"github.com/ledgerless/ledgerless/cmd/internal/settings"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; else
+// it comes from what the Go toolchain recorded (settings.Version).
 var version = "dev"
+
+func init() { version = settings.Version(version) }
 
 func main() { os.Exit(run()) }
 

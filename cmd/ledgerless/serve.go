@@ -104,7 +104,7 @@ tracing: section. Prometheus metrics are on /metrics whatever the tracing.`,
 	f.String("remoting-advertise", "", "host:port brokers reach this replica's remoting protocol at, reported to them as the controller leader (default <replica-id>:<remoting port>)")
 	f.String("advertise-url", "", "URL other replicas and operators reach this replica at (default http://<replica-id>:<listen port>)")
 	f.String("data-dir", d.DataDir, "directory of the embedded etcd's data")
-	f.String("replica-id", d.ReplicaID, "this replica's name, unique among replicas (default: host name)")
+	f.String("replica-id", d.ReplicaID, "this replica's name, unique among replicas: this host's name unless given")
 	f.StringSlice("etcd-endpoints", nil, "external etcd client URLs, comma-separated; none: run an embedded etcd")
 	f.Duration("etcd-dial-timeout", d.Etcd.DialTimeout, "timeout to connect to etcd")
 	f.String("etcd-username", "", "etcd user name")

@@ -40,7 +40,7 @@ etcdutl snapshot restore, then run fence before starting any replica.`,
 func etcdFlags(f *pflag.FlagSet, cfg *store.ClientConfig) {
 	d := server.Defaults()
 	f.StringSliceVar(&cfg.Endpoints, "etcd-endpoints", []string{d.Embedded.ClientURL},
-		"etcd client URLs, comma-separated (default: the embedded member's default client URL)")
+		"etcd client URLs, comma-separated")
 	f.DurationVar(&cfg.DialTimeout, "etcd-dial-timeout", d.Etcd.DialTimeout, "timeout to connect to etcd")
 	f.StringVar(&cfg.Username, "etcd-username", "", "etcd user name")
 	f.StringVar(&cfg.Password, "etcd-password", "", "etcd password (default: $LEDGERLESS_ETCD_PASSWORD)")
