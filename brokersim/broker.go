@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/brokersim/stock"
 	"github.com/ledgerless/ledgerless/client"
 )
 
@@ -23,7 +24,8 @@ const maxTruncated = 10000
 // Broker is one simulated broker.
 type Broker struct {
 	cfg  Config
-	sdk  *client.Broker
+	sdk  controller
+	rmq  *stock.Broker // the same as sdk with ProtocolRocketMQ, else nil
 	log  *slog.Logger
 	http *http.Client // replication
 	wg   sync.WaitGroup
@@ -46,6 +48,7 @@ type Broker struct {
 	refused    string // why the last truncation was refused
 	stopping   bool
 	unfollow   context.CancelFunc // stops the slave's replication
+	shrunkAt   time.Time          // the master's last look for members to take out
 }
 
 // New returns a broker of cfg; Run runs it.
@@ -57,6 +60,19 @@ func New(cfg Config) (*Broker, error) {
 	if b.http == nil {
 		b.http = &http.Client{}
 	}
+	if cfg.Protocol == ProtocolRocketMQ {
+		rmq, err := stock.New(stock.Options{ControllerAddr: cfg.Controllers, BrokerClusterName: cfg.Cluster,
+			BrokerName: cfg.Group, BrokerAddr: cfg.Advertise, StorePathRootDir: cfg.DataDir,
+			BrokerHeartbeatInterval: cfg.HeartbeatInterval, ControllerHeartBeatTimeoutMills: cfg.HeartbeatTimeout,
+			SyncBrokerMetadataPeriod:     cfg.RocketMQ.SyncBrokerMetadataPeriod,
+			SyncControllerMetadataPeriod: cfg.RocketMQ.SyncControllerMetadataPeriod,
+			BrokerElectionPriority:       cfg.ElectionPriority, Progress: b.progress, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		b.sdk, b.rmq = rmq, rmq
+		return b, nil
+	}
 	sdk, err := client.New(client.Options{Controllers: cfg.Controllers, Cluster: cfg.Cluster, Group: cfg.Group,
 		Address: cfg.Advertise, IdentityFile: cfg.identityPath(), HeartbeatInterval: cfg.HeartbeatInterval,
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionPriority: cfg.ElectionPriority, Progress: b.progress,
@@ -64,7 +80,7 @@ func New(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.sdk = sdk
+	b.sdk = restController{sdk}
 	return b, nil
 }
 
@@ -80,18 +96,23 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.mu.Lock()
 	b.data = data
 	b.mu.Unlock()
-	ln, err := net.Listen("tcp", b.cfg.Listen)
-	if err != nil {
+	var ln net.Listener
+	if ln, err = net.Listen("tcp", b.cfg.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: b.handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelWarn)}
 	b.log.Info("broker serving", "listen", ln.Addr().String(), "advertise", b.cfg.Advertise,
-		"cluster", b.cfg.Cluster, "group", b.cfg.Group, "maxOffset", data.End())
+		"cluster", b.cfg.Cluster, "group", b.cfg.Group, "protocol", b.cfg.Protocol, "maxOffset", data.End())
 
 	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	g, gctx := errgroup.WithContext(run)
+	if b.rmq != nil { // the listen port takes the controller's NOTIFY too
+		shared := newSharedListener(ln, func(conn net.Conn) { b.rmq.ServeConn(gctx, conn) })
+		ln = shared
+		g.Go(func() error { return shared.Run(gctx) })
+	}
 	g.Go(func() error { return b.sdk.Run(gctx) })
 	g.Go(func() error { return b.followRoles(gctx) })
 	g.Go(func() error { return b.maintain(gctx) })

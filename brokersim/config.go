@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -26,8 +27,24 @@ import (
 	"github.com/ledgerless/ledgerless/client"
 )
 
+// Protocols a broker speaks to its controller.
+const (
+	// ProtocolREST is ledgerless's REST API, through the broker SDK.
+	ProtocolREST = "rest"
+	// ProtocolRocketMQ is RocketMQ's remoting protocol, as a stock
+	// 5.1.1+ broker in controller mode speaks it (package stock).
+	ProtocolRocketMQ = "rocketmq"
+)
+
 // Config is a simulated broker's configuration.
 type Config struct {
+	// Protocol is ProtocolREST (the default) or ProtocolRocketMQ. With
+	// RocketMQ's, Controllers are host:port addresses (controllerAddr),
+	// the identity is kept in DataDir's brokerIdentity files, and the
+	// Listen port also takes the controller's NOTIFY.
+	Protocol string
+	// RocketMQ are the settings only a stock broker has.
+	RocketMQ RocketMQ
 	// Listen is the HTTP address of the broker's API and replication.
 	Listen string
 	// Advertise is the address the broker registers, host:port
@@ -50,8 +67,13 @@ type Config struct {
 	// ElectionPriority: lower is preferred in elections.
 	ElectionPriority int64
 	// LagMax is how long a SyncStateSet member may go without having
-	// caught up before the master takes it out (default 3 s).
+	// caught up before the master takes it out (default 3 s;
+	// haMaxTimeSlaveNotCatchup).
 	LagMax time.Duration
+	// ShrinkEvery is how often a master looks for members to take out of
+	// its SyncStateSet (checkSyncStateSetPeriod; default: at every
+	// review, every 200 ms). Members that caught up join at once.
+	ShrinkEvery time.Duration
 	// AckTimeout is how long a produce waits for the SyncStateSet
 	// (default 5 s); without every acknowledgement by then it fails.
 	AckTimeout time.Duration
@@ -76,6 +98,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// RocketMQ are a stock broker's settings that REST brokers lack, by
+// their BrokerConfig names; zero is stock's default.
+type RocketMQ struct {
+	SyncBrokerMetadataPeriod     time.Duration // the 1004 poll, 5 s
+	SyncControllerMetadataPeriod time.Duration // the 1005 refresh, 10 s
+}
+
 // Defaults of Config.
 const (
 	DefaultLagMax          = 3 * time.Second
@@ -97,13 +126,32 @@ func (c *Config) Validate() error {
 	if len(c.Controllers) == 0 {
 		return errors.New("at least one controller URL is required")
 	}
+	switch c.Protocol {
+	case "":
+		c.Protocol = ProtocolREST
+	case ProtocolREST:
+	case ProtocolRocketMQ:
+		if c.LeaseFencing {
+			return errors.New("lease fencing needs acknowledged heartbeats; RocketMQ's are oneway")
+		}
+		if c.TokenFile != "" || c.TLS != (client.TLS{}) {
+			return errors.New("a token file and controller TLS are REST settings; RocketMQ's protocol has neither here")
+		}
+		for _, a := range c.Controllers {
+			if _, port, err := net.SplitHostPort(a); err != nil || port == "" || strings.Contains(a, "/") {
+				return fmt.Errorf("controller %q: RocketMQ's protocol wants host:port", a)
+			}
+		}
+	default:
+		return fmt.Errorf("protocol %q: want %s or %s", c.Protocol, ProtocolREST, ProtocolRocketMQ)
+	}
 	if err := (ledgerless.GroupKey{Cluster: c.Cluster, Group: c.Group}).Validate(); err != nil {
 		return err
 	}
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
-	}{{&c.LagMax, DefaultLagMax}, {&c.AckTimeout, DefaultAckTimeout}, {&c.ShutdownTimeout, DefaultShutdownTimeout}} {
+	}{{&c.LagMax, DefaultLagMax}, {&c.ShrinkEvery, maintainEvery}, {&c.AckTimeout, DefaultAckTimeout}, {&c.ShutdownTimeout, DefaultShutdownTimeout}} {
 		if *d.v == 0 {
 			*d.v = d.def
 		}

@@ -220,7 +220,7 @@ func RoleName(r ledgerless.Role) string {
 func (b *Broker) refresh(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := b.sdk.Group(ctx); err != nil {
+	if _, err := b.sdk.Refresh(ctx); err != nil {
 		b.log.Debug("refresh", "err", err)
 	}
 }
@@ -257,7 +257,12 @@ func (b *Broker) reviewSyncStateSet(ctx context.Context) {
 	if v := b.sdk.View(); v.MasterEpoch == b.epoch && v.SyncStateSetEpoch > b.setEpoch {
 		b.set, b.setEpoch = v.SyncStateSet, v.SyncStateSetEpoch // changed by someone else
 	}
-	next, added, ok := nextSyncStateSet(b.sdk.ID(), b.set, b.followers, time.Now(), b.cfg.LagMax)
+	now := time.Now()
+	shrink := now.Sub(b.shrunkAt) >= b.cfg.ShrinkEvery
+	if shrink {
+		b.shrunkAt = now
+	}
+	next, added, ok := nextSyncStateSet(b.sdk.ID(), b.set, b.followers, now, b.cfg.LagMax, shrink)
 	if !ok {
 		b.mu.Unlock()
 		return
@@ -273,11 +278,11 @@ func (b *Broker) reviewSyncStateSet(ctx context.Context) {
 		b.log.Info("sync state set change not made; re-reading", "want", next, "err", err)
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		g, err := b.sdk.Group(actx)
+		v, err := b.sdk.Refresh(actx)
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if err == nil && b.epoch == epoch && g.MasterEpoch == epoch && g.SyncStateSetEpoch >= b.setEpoch {
-			b.set, b.setEpoch, b.pending = g.SyncStateSet, g.SyncStateSetEpoch, nil
+		if err == nil && b.epoch == epoch && v.MasterEpoch == epoch && v.SyncStateSetEpoch >= b.setEpoch {
+			b.set, b.setEpoch, b.pending = v.SyncStateSet, v.SyncStateSetEpoch, nil
 		}
 		return // unread: what may have been added still counts
 	}
@@ -291,13 +296,13 @@ func (b *Broker) reviewSyncStateSet(ctx context.Context) {
 	}
 }
 
-// nextSyncStateSet decides the SyncStateSet a master asks for: members
-// that have not caught up for more than lagMax leave it, followers that
-// caught up within the last review period join it. added are the joining
-// ones; ok is false when nothing changes.
-func nextSyncStateSet(self int64, set []int64, followers map[int64]*follower, now time.Time, lagMax time.Duration) (next, added []int64, ok bool) {
+// nextSyncStateSet decides the SyncStateSet a master asks for: when
+// shrink, members that have not caught up for more than lagMax leave it;
+// followers that caught up within the last review period join it. added
+// are the joining ones; ok is false when nothing changes.
+func nextSyncStateSet(self int64, set []int64, followers map[int64]*follower, now time.Time, lagMax time.Duration, shrink bool) (next, added []int64, ok bool) {
 	for _, id := range set {
-		if f := followers[id]; id == self || (f != nil && now.Sub(f.lastCaughtUp) <= lagMax) {
+		if f := followers[id]; id == self || !shrink || (f != nil && now.Sub(f.lastCaughtUp) <= lagMax) {
 			next = append(next, id)
 		}
 	}

@@ -51,9 +51,17 @@ func TestNextSyncStateSet(t *testing.T) {
 		{"both at once", []int64{1, 3}, map[int64]*follower{2: ago(0), 3: ago(time.Minute)}, []int64{1, 2}, []int64{2}},
 		{"alone", []int64{1}, nil, []int64{1}, nil},
 	} {
-		next, added, ok := nextSyncStateSet(1, tc.set, tc.followers, now, lag)
+		next, added, ok := nextSyncStateSet(1, tc.set, tc.followers, now, lag, true)
 		if !slices.Equal(next, tc.next) || !slices.Equal(added, tc.added) || ok != !slices.Equal(tc.set, tc.next) {
 			t.Errorf("%s: next %v added %v ok %v; want next %v added %v", tc.name, next, added, ok, tc.next, tc.added)
+		}
+		// Between shrink checks, lagging members stay; caught-up ones join.
+		next, added, _ = nextSyncStateSet(1, tc.set, tc.followers, now, lag, false)
+		want := slices.Clone(tc.set)
+		want = append(want, tc.added...)
+		slices.Sort(want)
+		if !slices.Equal(next, want) || !slices.Equal(added, tc.added) {
+			t.Errorf("%s, no shrink check: next %v added %v; want next %v added %v", tc.name, next, added, want, tc.added)
 		}
 	}
 }

@@ -21,9 +21,14 @@ import (
 )
 
 // Timing of the simulated brokers: a 2 s heartbeat timeout (etcd's
-// shortest lease), heartbeats every 500 ms.
+// shortest lease), heartbeats every 500 ms. Brokers of RocketMQ's
+// protocol have 5 s: a stock broker looks for reachable controllers
+// only every 3 s, so after every controller was down its heartbeats may
+// resume 3 s after the replicas are back, which must be within the
+// replicas' grace of one heartbeat timeout before they elect.
 const (
 	heartbeatTimeout  = 2 * time.Second
+	rocketmqTimeout   = 5 * time.Second
 	heartbeatInterval = 500 * time.Millisecond
 	brokersPerGroup   = 3
 )
@@ -42,12 +47,17 @@ type cluster struct {
 	rec         *recorder
 	admin       *client.Transport
 	started     time.Time
-	// The brokers' heartbeat timeout and interval: heartbeatTimeout and
-	// heartbeatInterval unless set before startGroups.
+	// The REST brokers' heartbeat timeout and interval: heartbeatTimeout
+	// and heartbeatInterval unless set before startGroups.
 	timeout, interval time.Duration
 	// brokerControllers, when set, gives the controller URLs a broker is
 	// started with, from those it would have (its preferred one first).
 	brokerControllers func(b *broker, urls []string) []string
+	// protocols are the groups' protocols, g1 first (nil: two REST
+	// groups); links, one per controller, carry the controller
+	// connections of RocketMQ-protocol brokers, to be cut.
+	protocols []string
+	links     []*cutLink
 }
 
 type etcdMember struct {
@@ -58,6 +68,8 @@ type etcdMember struct {
 // group is a broker group, its producer and the controller's view of it.
 type group struct {
 	name     string
+	protocol string        // brokersim's --protocol
+	timeout  time.Duration // its brokers' heartbeat timeout
 	brokers  []*broker
 	producer *process
 	acks     string // the producer's acknowledgements file
@@ -86,8 +98,10 @@ type node interface {
 	signal(sig syscall.Signal)
 }
 
-// startCluster starts a whole deployment and waits until both groups have
-// a master with every broker in the SyncStateSet and acknowledged writes.
+// startCluster starts a whole deployment, a REST group (g1) and a group
+// of RocketMQ's protocol (g2) side by side, and waits until both groups
+// have a master with every broker in the SyncStateSet and acknowledged
+// writes.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	return startClusterWith(t, nil)
@@ -97,7 +111,8 @@ func startCluster(t *testing.T) *cluster {
 // opts (nil: as startCluster), before they start.
 func startClusterWith(t *testing.T, opts func(*cluster)) *cluster {
 	t.Helper()
-	c := &cluster{name: "e2e", dir: t.TempDir(), rec: newRecorder(), started: time.Now()}
+	c := &cluster{name: "e2e", dir: t.TempDir(), rec: newRecorder(), started: time.Now(),
+		protocols: []string{brokersim.ProtocolREST, brokersim.ProtocolRocketMQ}}
 	var peers, clients, initial []string
 	for i := range 3 {
 		peers, clients = append(peers, "http://"+freeAddr(t)), append(clients, "http://"+freeAddr(t))
@@ -119,7 +134,7 @@ func startClusterWith(t *testing.T, opts func(*cluster)) *cluster {
 		c.urls = append(c.urls, "http://"+listen)
 		c.controllers = append(c.controllers, newProcess(t, c.dir, fmt.Sprintf("controller-%d", i+1), binary, "serve",
 			"--listen", listen, "--replica-id", fmt.Sprintf("c%d", i+1), "--etcd-endpoints", strings.Join(clients, ","),
-			"--shutdown-timeout", "5s"))
+			"--remoting-advertise", listen, "--shutdown-timeout", "5s"))
 	}
 	c.waitControllers(t)
 	if opts != nil {
@@ -144,8 +159,17 @@ func (c *cluster) startGroups(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var watchers sync.WaitGroup
 	t.Cleanup(func() { cancel(); watchers.Wait() }) // runs before the processes are killed
-	for _, name := range []string{"g1", "g2"} {
-		g := &group{name: name, changed: make(chan struct{}), acks: filepath.Join(c.dir, name+"-acks.jsonl")}
+	for gi, name := range []string{"g1", "g2"} {
+		g := &group{name: name, changed: make(chan struct{}), acks: filepath.Join(c.dir, name+"-acks.jsonl"),
+			protocol: brokersim.ProtocolREST, timeout: c.timeout}
+		if gi < len(c.protocols) && c.protocols[gi] == brokersim.ProtocolRocketMQ {
+			g.protocol, g.timeout = brokersim.ProtocolRocketMQ, rocketmqTimeout
+			if c.links == nil {
+				for _, u := range c.urls {
+					c.links = append(c.links, newLink(t, strings.TrimPrefix(u, "http://")))
+				}
+			}
+		}
 		c.groups = append(c.groups, g)
 		var addrs []string
 		for i := range brokersPerGroup {
@@ -154,13 +178,20 @@ func (c *cluster) startGroups(t *testing.T) {
 			addrs = append(addrs, b.addr)
 			// Each broker prefers another controller replica.
 			urls := append(slices.Clone(c.urls[i:]), c.urls[:i]...)
+			if g.protocol == brokersim.ProtocolRocketMQ {
+				links := append(slices.Clone(c.links[i:]), c.links[:i]...)
+				urls = urls[:0]
+				for _, l := range links {
+					urls = append(urls, l.addr)
+				}
+			}
 			if c.brokerControllers != nil {
 				urls = c.brokerControllers(b, urls)
 			}
-			b.node = newProcess(t, c.dir, b.name, brokersimBinary, "serve",
+			b.node = newProcess(t, c.dir, b.name, brokersimBinary, "serve", "--protocol", g.protocol,
 				"--listen", b.addr, "--controller", strings.Join(urls, ","), "--cluster", c.name, "--group", name,
 				"--data-dir", filepath.Join(c.dir, fmt.Sprintf("%s-b%d", name, i+1)),
-				"--heartbeat-timeout", c.timeout.String(), "--heartbeat-interval", c.interval.String())
+				"--heartbeat-timeout", g.timeout.String(), "--heartbeat-interval", c.interval.String())
 			g.brokers = append(g.brokers, b)
 			watchers.Add(1)
 			go func() { defer watchers.Done(); c.watchBroker(ctx, b) }()

@@ -22,12 +22,14 @@ import (
 // pass for one.
 const crashTimeout = 10 * time.Second
 
-// crashCluster is a cluster whose brokers heartbeat every second with a
-// 10 s timeout; controllers, when set, is as cluster.brokerControllers.
+// crashCluster is a cluster of two REST groups whose brokers heartbeat
+// every second with a 10 s timeout; controllers, when set, is as
+// cluster.brokerControllers.
 func crashCluster(t *testing.T, controllers func(b *broker, urls []string) []string) *cluster {
 	t.Helper()
 	return startClusterWith(t, func(c *cluster) {
 		c.timeout, c.interval, c.brokerControllers = crashTimeout, time.Second, controllers
+		c.protocols = nil
 	})
 }
 

@@ -46,6 +46,15 @@ func (c *cluster) failover(t *testing.T, g *group, timeout time.Duration) killed
 	return k
 }
 
+// longestTimeout is the longest heartbeat timeout of c's groups.
+func (c *cluster) longestTimeout() time.Duration {
+	d := heartbeatTimeout
+	for _, g := range c.groups {
+		d = max(d, g.timeout)
+	}
+	return d
+}
+
 // electedAt reads when masterEpoch began in g's election history.
 func (c *cluster) electedAt(t *testing.T, g *group, masterEpoch int64) time.Time {
 	t.Helper()
@@ -67,15 +76,22 @@ func (c *cluster) electedAt(t *testing.T, g *group, masterEpoch int64) time.Time
 	return time.Time{}
 }
 
-// TestKillMaster: kill -9 of a master. A member of the SyncStateSet is
-// master within the heartbeat timeout plus 1 s, the producer goes on, and
-// the old master, restarted on its data, rejoins as a slave having
-// truncated only what was not acknowledged. Then SIGTERM of the master:
-// it resigns and is replaced at once.
+// TestKillMaster, in a REST group and in one of RocketMQ's protocol:
+// kill -9 of a master. A member of the SyncStateSet is master within the
+// heartbeat timeout plus 1 s, the producer goes on, and the old master,
+// restarted on its data, rejoins as a slave having truncated only what
+// was not acknowledged. Then SIGTERM of the master: a REST master
+// resigns and is replaced at once; a stock broker does not resign, and
+// is replaced within the heartbeat timeout plus 1 s.
 func TestKillMaster(t *testing.T) {
 	c := startCluster(t)
-	g := c.groups[0]
-	k := c.failover(t, g, heartbeatTimeout)
+	for _, g := range c.groups {
+		t.Run(g.protocol, func(t *testing.T) { c.killMaster(t, g) })
+	}
+}
+
+func (c *cluster) killMaster(t *testing.T, g *group) {
+	k := c.failover(t, g, g.timeout)
 	after, old, seen := k.after, k.old, time.Now()
 	t.Logf("kill -9 of the master: new master %d elected after %s, seen by a long poll after %s", *after.MasterBrokerID, k.elected, k.seen)
 	next := g.master(t, after)
@@ -97,8 +113,6 @@ func TestKillMaster(t *testing.T) {
 	t.Logf("the restarted old master truncated %d entries", s.Truncated)
 	c.check(t)
 
-	// SIGTERM: the master resigns, and is replaced at once rather than
-	// after the heartbeat timeout.
 	before, _ := g.waitView(t, "every broker alive and in the SyncStateSet", 30*time.Second, fullSet)
 	next = g.master(t, before)
 	stopped := time.Now()
@@ -110,18 +124,29 @@ func TestKillMaster(t *testing.T) {
 		return v.MasterEpoch > before.MasterEpoch && v.MasterBrokerID != nil
 	})
 	t.Logf("SIGTERM of the master: exit after %s, new master seen after %s", exited, seen.Sub(stopped))
-	if seen.Sub(stopped) >= heartbeatTimeout {
+	switch {
+	case g.protocol == brokersim.ProtocolREST && seen.Sub(stopped) >= g.timeout:
 		t.Errorf("new master %s after SIGTERM: the master did not resign", seen.Sub(stopped))
+	case seen.Sub(stopped) > g.timeout+time.Second+exited:
+		t.Errorf("new master %s after SIGTERM, want within the heartbeat timeout %s plus 1 s of the exit", seen.Sub(stopped), g.timeout)
+	}
+	next.start(t)
+	g.waitView(t, "the stopped master back in the SyncStateSet", 30*time.Second, fullSet)
+}
+
+// TestStopMaster, in a REST group and in one of RocketMQ's protocol:
+// SIGSTOP of a master for longer than the heartbeat timeout. Another
+// broker is elected; after SIGCONT the old master learns from the higher
+// epoch that it is a slave, and the write it took while stale was never
+// acknowledged.
+func TestStopMaster(t *testing.T) {
+	c := startCluster(t)
+	for _, g := range c.groups {
+		t.Run(g.protocol, func(t *testing.T) { c.stopMaster(t, g) })
 	}
 }
 
-// TestStopMaster: SIGSTOP of a master for longer than the heartbeat
-// timeout. Another broker is elected; after SIGCONT the old master learns
-// from the higher epoch that it is a slave, and the write it took while
-// stale was never acknowledged.
-func TestStopMaster(t *testing.T) {
-	c := startCluster(t)
-	g := c.groups[0]
+func (c *cluster) stopMaster(t *testing.T, g *group) {
 	before, _ := g.waitView(t, "every broker alive and in the SyncStateSet", 60*time.Second, fullSet)
 	old := g.master(t, before)
 	stopped := time.Now()
@@ -146,7 +171,7 @@ func TestStopMaster(t *testing.T) {
 		return v.MasterEpoch > before.MasterEpoch && v.MasterBrokerID != nil
 	})
 	t.Logf("SIGSTOP of the master: new master %d seen after %s", *after.MasterBrokerID, seen.Sub(stopped))
-	time.Sleep(time.Until(stopped.Add(2 * heartbeatTimeout))) // stopped well beyond the timeout
+	time.Sleep(time.Until(stopped.Add(2 * g.timeout))) // stopped well beyond the timeout
 	old.signal(syscall.SIGCONT)
 	resumed := time.Now()
 	waitFor(t, "the old master a slave at the new epoch", 20*time.Second, func() bool {
@@ -170,27 +195,45 @@ func TestStopMaster(t *testing.T) {
 	}
 }
 
-// TestOutages: controller replicas and an etcd member dying change no
-// broker's role.
+// TestOutages: a broker of RocketMQ's protocol losing its connection to
+// one controller replica while it heartbeats the others, controller
+// replicas dying, and an etcd member dying change no broker's role.
 func TestOutages(t *testing.T) {
 	c := startCluster(t)
+	timeout := c.longestTimeout()
+	t.Run("one controller connection", func(t *testing.T) {
+		if len(c.links) == 0 {
+			t.Skip("no group of RocketMQ's protocol")
+		}
+		from := time.Now()
+		c.links[0].set(true) // every RocketMQ-protocol broker's path to controller 1
+		time.Sleep(3 * timeout)
+		c.links[0].set(false)
+		for _, g := range c.groups {
+			g.waitView(t, "every broker alive", 10*time.Second, fullSet)
+		}
+		for _, o := range c.epochChanges(from) {
+			t.Errorf("role change while a controller connection was cut: %s", o)
+		}
+		c.check(t)
+	})
 	t.Run("controllers", func(t *testing.T) {
 		from := time.Now()
 		c.controllers[0].kill()
-		time.Sleep(2 * heartbeatTimeout)
+		time.Sleep(2 * timeout)
 		for _, g := range c.groups {
 			g.waitView(t, "every broker alive through the other replicas", 10*time.Second, fullSet)
 		}
 		allDown := time.Now()
 		c.controllers[1].kill()
 		c.controllers[2].kill()
-		time.Sleep(3 * heartbeatTimeout)
+		time.Sleep(3 * timeout)
 		back := time.Now()
 		for _, p := range c.controllers {
 			p.start(t)
 		}
 		c.waitControllers(t)
-		time.Sleep(2*heartbeatTimeout + time.Second) // past the elections' grace after connecting
+		time.Sleep(2*timeout + time.Second) // past the elections' grace after connecting
 		for _, g := range c.groups {
 			g.waitView(t, "every broker alive again", 10*time.Second, fullSet)
 			acked := 0
@@ -226,7 +269,7 @@ func TestOutages(t *testing.T) {
 		member := c.etcd[i]
 		killed := time.Now()
 		member.kill()
-		time.Sleep(2 * heartbeatTimeout)
+		time.Sleep(2 * timeout)
 		// Heartbeats still reach etcd: each broker's last one is recent.
 		for _, g := range c.groups {
 			v, _ := g.waitView(t, "every broker alive", 10*time.Second, fullSet)
@@ -245,7 +288,7 @@ func TestOutages(t *testing.T) {
 		}
 		member.start(t)
 		member.waitHealthy(t)
-		time.Sleep(heartbeatTimeout)
+		time.Sleep(timeout)
 		for _, o := range c.epochChanges(from) {
 			t.Errorf("role change while etcd member %s was down: %s", member.name, o)
 		}
@@ -266,7 +309,7 @@ func TestRepeatedFailovers(t *testing.T) {
 			t.Run(g.name, func(t *testing.T) {
 				t.Parallel()
 				for range rounds {
-					k := c.failover(t, g, heartbeatTimeout)
+					k := c.failover(t, g, g.timeout)
 					mu.Lock()
 					times = append(times, k.seen)
 					mu.Unlock()

@@ -1,7 +1,6 @@
 package remoting
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -134,33 +133,6 @@ func Lenient(b []byte) []byte {
 
 // Properties is java.util.Properties text: key=value lines.
 type Properties []Field
-
-// ParseProperties parses properties text: key=value or key:value lines,
-// # and ! comments, blank lines skipped; backslash escapes of the value
-// are not interpreted beyond a line continuation, which is refused.
-func ParseProperties(b []byte) (Properties, error) {
-	var p Properties
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimLeft(sc.Text(), " \t\f")
-		if line == "" || line[0] == '#' || line[0] == '!' {
-			continue
-		}
-		if strings.HasSuffix(line, `\`) {
-			return nil, fmt.Errorf("line %d: continued lines are not supported", n)
-		}
-		i := strings.IndexAny(line, "=:")
-		if i < 0 {
-			i = strings.IndexAny(line, " \t")
-		}
-		if i < 0 {
-			p = append(p, Field{line, ""})
-			continue
-		}
-		p = append(p, Field{strings.TrimRight(line[:i], " \t"), strings.TrimLeft(line[i+1:], " \t")})
-	}
-	return p, sc.Err()
-}
 
 // Encode writes p as key=value lines, sorted by key.
 func (p Properties) Encode() []byte {

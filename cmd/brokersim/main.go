@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -42,6 +43,8 @@ func run() int {
 	}
 	return 0
 }
+
+const defaultController = "http://127.0.0.1:9878"
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
@@ -80,11 +83,28 @@ context the request carries, so that a controller with tracing on
 continues the trace: --tracing-exporter, --tracing-protocol,
 --tracing-endpoint and --tracing-sample-ratio are ledgerless serve's.
 
+With --protocol rocketmq the broker speaks RocketMQ's remoting protocol to
+its controllers, as a stock RocketMQ 5.1.1+ broker in controller mode does
+(ReplicasManager): --controller lists host:port addresses, the broker keeps
+its id in <data-dir>/brokerIdentity, starts up by 1005, 1012, 1013 and 1003
+(1002 when no master is known), sends oneway heartbeats (904) to every
+controller, polls 1004, reports SyncStateSet changes (1001), and its
+--listen port takes the controller's NOTIFY (1008) besides HTTP.
+--broker-conf reads a stock broker.conf, whose RocketMQ settings
+(controllerAddr, brokerClusterName, brokerName, listenPort, brokerIP1,
+storePathRootDir, brokerHeartbeatInterval, controllerHeartBeatTimeoutMills,
+syncBrokerMetadataPeriod, syncControllerMetadataPeriod,
+checkSyncStateSetPeriod, haMaxTimeSlaveNotCatchup, brokerElectionPriority)
+replace what the flags say; it implies --protocol rocketmq.
+
 Every flag can be given as a BROKERSIM_* environment variable
 (BROKERSIM_TRACING_EXPORTER for --tracing-exporter).`,
 		Example: `  go run ./cmd/ledgerless serve &
   brokersim serve --group broker-a --listen 127.0.0.1:10911 --data-dir /tmp/a
   brokersim serve --group broker-a --listen 127.0.0.1:10921 --data-dir /tmp/b
+
+  # a stock broker's controller client, settings from a broker.conf
+  brokersim serve --protocol rocketmq --broker-conf broker-a-n0.conf
 
   # over TLS with a client certificate and a token, spans to a collector
   brokersim serve --controller https://ctl-1:9878 --controller-ca-file ca.pem \
@@ -93,9 +113,11 @@ Every flag can be given as a BROKERSIM_* environment variable
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
+	f.String("protocol", brokersim.ProtocolREST, "protocol to the controller: rest, or rocketmq (a stock broker's remoting protocol)")
+	f.StringP("broker-conf", "c", "", "a stock broker.conf (Java properties) whose RocketMQ settings replace the flags'; implies --protocol rocketmq")
 	f.String("listen", "127.0.0.1:10911", "HTTP address of the broker")
 	f.String("advertise", "", "address registered with the controller (default: --listen)")
-	f.StringSlice("controller", []string{"http://127.0.0.1:9878"}, "controller base URLs, comma-separated")
+	f.StringSlice("controller", []string{defaultController}, "controller base URLs, comma-separated (host:port with --protocol rocketmq; default 127.0.0.1:9878)")
 	f.String("cluster", "DefaultCluster", "cluster name")
 	f.String("group", "broker-a", "group (broker name)")
 	f.String("token-file", "", "file holding the token that authenticates the broker to the controller")
@@ -128,7 +150,18 @@ Every flag can be given as a BROKERSIM_* environment variable
 			AckTimeout: v.GetDuration("ack-timeout"), LeaseFencing: v.GetBool("lease-fencing"),
 			ShutdownTimeout: v.GetDuration("shutdown-timeout"), TokenFile: v.GetString("token-file"),
 			TLS: client.TLS{CAFile: v.GetString("controller-ca-file"), CertFile: v.GetString("controller-cert-file"),
-				KeyFile: v.GetString("controller-key-file")}, Logger: log}
+				KeyFile: v.GetString("controller-key-file")}, Logger: log, Protocol: v.GetString("protocol")}
+		if slices.Equal(cfg.Controllers, []string{defaultController}) && cfg.Protocol == brokersim.ProtocolRocketMQ {
+			cfg.Controllers = []string{"127.0.0.1:9878"}
+		}
+		if conf := v.GetString("broker-conf"); conf != "" {
+			if cfg.Protocol != brokersim.ProtocolRocketMQ && cmd.Flags().Changed("protocol") {
+				return fmt.Errorf("--broker-conf is a stock broker's configuration; it wants --protocol rocketmq, not %s", cfg.Protocol)
+			}
+			if err := brokersim.ReadBrokerConf(conf, &cfg); err != nil {
+				return err
+			}
+		}
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
