@@ -188,7 +188,7 @@ brokerElectionPriority=7
 	want := brokersim.Config{Protocol: brokersim.ProtocolRocketMQ, Listen: "0.0.0.0:30911", Advertise: "10.0.0.7:30911",
 		Controllers: []string{"127.0.0.1:9878", "127.0.0.1:9868", "127.0.0.1:9858"}, Cluster: "DefaultCluster", Group: "broker-a",
 		DataDir: "/tmp/rmqstore/node00", HeartbeatInterval: 500 * time.Millisecond, HeartbeatTimeout: 2 * time.Second,
-		RocketMQ: brokersim.RocketMQ{SyncBrokerMetadataPeriod: 4 * time.Second, SyncControllerMetadataPeriod: 9 * time.Second},
+		RocketMQ:    brokersim.RocketMQ{SyncBrokerMetadataPeriod: 4 * time.Second, SyncControllerMetadataPeriod: 9 * time.Second},
 		ShrinkEvery: 3 * time.Second, LagMax: 15 * time.Second, ElectionPriority: 7}
 	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 		t.Errorf("read\n%+v\nwant\n%+v", c, want)
