@@ -99,7 +99,7 @@ func (t *Transport) PollGroup(ctx context.Context, cluster, group string, index 
 // PollGroupAs is PollGroup for broker id of the group (0: none): its long
 // poll names it (?broker=id), which makes the open request the broker's
 // crash signal on the replica (a poll abandoned because the broker's
-// process died deposes it at once, see docs/design-crash.md).
+// process died deposes it at once, see docs/crash.md).
 func (t *Transport) PollGroupAs(ctx context.Context, cluster, group string, broker, index int64, wait time.Duration) (*Group, *Answer, error) {
 	path := GroupPath(cluster, group)
 	if index >= 0 {
