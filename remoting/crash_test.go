@@ -3,56 +3,15 @@ package remoting
 import (
 	"context"
 	"net"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/election"
+	"github.com/ledgerless/ledgerless/internal/crashtest"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
-
-// crashes records what a replica's crash detection concluded.
-type crashes struct {
-	mu     sync.Mutex
-	raised int
-	ended  []string // outcome, or "dismissed:why"
-}
-
-func (c *crashes) CrashSuspected() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.raised++
-}
-
-func (c *crashes) CrashSuspicionEnded(outcome, why string, _ time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if why != "" {
-		outcome += ":" + why
-	}
-	c.ended = append(c.ended, outcome)
-}
-
-func (c *crashes) outcomes(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	eventually(t, 10*time.Second, "suspicions ended", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		out = slices.Clone(c.ended)
-		return len(out) >= n
-	})
-	return out
-}
-
-func (c *crashes) suspicions() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.raised
-}
 
 // brokerListener is a stock broker's own port (10911), which a live
 // broker process keeps open.
@@ -79,9 +38,9 @@ func brokerListener(t *testing.T) net.Listener {
 // group of a master and an in-sync slave, each registered and
 // heartbeating (60 s timeout: no lease expires in the test) over a
 // connection of its own; the replica trusts the master's address.
-func crashGroup(t *testing.T) (c *controller, obs *crashes, master *Client, ln net.Listener) {
+func crashGroup(t *testing.T) (c *controller, obs *crashtest.Recorder, master *Client, ln net.Listener) {
 	t.Helper()
-	obs = &crashes{}
+	obs = &crashtest.Recorder{}
 	c = startControllerWith(t, storetest.Prefix(t), "r1", service.Options{Crashes: obs})
 	ln, slaveLn := brokerListener(t), brokerListener(t)
 	master, slave := dial(t, c.addr), dial(t, c.addr)
@@ -122,7 +81,7 @@ func TestConnectionOfDeadBrokerClosed(t *testing.T) {
 	g := ledgerless.GroupKey{Cluster: "c1", Group: "g1"}
 	_ = ln.Close()
 	_ = master.Close()
-	if got := obs.outcomes(t, 1); got[0] != service.CrashConfirmed {
+	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
 		t.Fatalf("suspicion %v, want confirmed", got)
 	}
 	grp := groupOf(t, c.svc, g)
@@ -142,7 +101,7 @@ func TestConnectionOfLiveBrokerClosed(t *testing.T) {
 	t.Run("broker closes", func(t *testing.T) {
 		c, obs, master, _ := crashGroup(t)
 		_ = master.Close()
-		if got := obs.outcomes(t, 1); got[0] != "dismissed:answered" {
+		if got := obs.Outcomes(t, 1); got[0] != "dismissed:answered" {
 			t.Fatalf("suspicion %v, want dismissed as answered", got)
 		}
 		if st := groupOf(t, c.svc, g).State; st.MasterBrokerID != 1 || st.MasterEpoch != 1 {
@@ -158,7 +117,7 @@ func TestConnectionOfLiveBrokerClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, 5*time.Second, "the connections ended", func() bool { return c.svc.Held(g, 1) == 0 && c.svc.Held(g, 2) == 0 })
-		if n := obs.suspicions(); n != 0 {
+		if n := obs.Suspicions(); n != 0 {
 			t.Errorf("%d suspicions raised by the replica's own shutdown", n)
 		}
 		if st := groupOf(t, c.svc, g).State; st.MasterBrokerID != 1 || st.MasterEpoch != 1 {

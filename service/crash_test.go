@@ -2,56 +2,14 @@ package service_test
 
 import (
 	"net"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/internal/crashtest"
 	"github.com/ledgerless/ledgerless/service"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
-
-// crashes records what the crash detection of a replica concluded.
-type crashes struct {
-	mu     sync.Mutex
-	raised int
-	ended  []string // outcome, or "dismissed:why"
-}
-
-func (c *crashes) CrashSuspected() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.raised++
-}
-
-func (c *crashes) CrashSuspicionEnded(outcome, why string, _ time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if why != "" {
-		outcome += ":" + why
-	}
-	c.ended = append(c.ended, outcome)
-}
-
-// outcomes waits until n suspicions ended and returns every outcome.
-func (c *crashes) outcomes(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	eventually(t, 10*time.Second, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		out = slices.Clone(c.ended)
-		return len(out) >= n
-	})
-	return out
-}
-
-func (c *crashes) suspicions() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.raised
-}
 
 // brokerPort is a broker's listening port: a live process.
 type brokerPort struct{ ln net.Listener }
@@ -83,10 +41,10 @@ func (p *brokerPort) die() { _ = p.ln.Close() }
 
 // crashReplicas starts n replicas on one prefix; the first one reports
 // its crash suspicions to the returned recorder.
-func crashReplicas(t *testing.T, n int) ([]*replica, *crashes) {
+func crashReplicas(t *testing.T, n int) ([]*replica, *crashtest.Recorder) {
 	t.Helper()
 	prefix := storetest.Prefix(t)
-	obs := &crashes{}
+	obs := &crashtest.Recorder{}
 	rs := []*replica{startReplicaWith(t, prefix, service.Options{ReplicaID: "r1", Reconcile: 200 * time.Millisecond, Crashes: obs})}
 	for i := 2; i <= n; i++ {
 		rs = append(rs, startReplica(t, prefix, "r"+string(rune('0'+i))))
@@ -128,7 +86,7 @@ func TestCrashedMasterFailsOverAtOnce(t *testing.T) {
 	release := hold(t, rs[0], g, 1)
 	m.die()
 	release(service.EndLost)
-	if got := obs.outcomes(t, 1); got[0] != service.CrashConfirmed {
+	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
 		t.Fatalf("suspicion %v, want confirmed", got)
 	}
 	time.Sleep(500 * time.Millisecond) // let every replica's watch and reconcile see the lease go
@@ -148,7 +106,7 @@ func TestCrashedSlaveLeaseEnds(t *testing.T) {
 	release := hold(t, rs[0], g, 2)
 	s.die()
 	release(service.EndLost)
-	if got := obs.outcomes(t, 1); got[0] != service.CrashConfirmed {
+	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
 		t.Fatalf("suspicion %v, want confirmed", got)
 	}
 	grp := group(t, rs[0], g)
@@ -223,11 +181,11 @@ func TestNoFalseDeposal(t *testing.T) {
 			m, s := listenBroker(t), listenBroker(t)
 			crashPair(t, rs[0], g, m.addr(), s.addr())
 			n, want := tc.run(t, rs[0], g, m)
-			if got := obs.suspicions(); got != n {
+			if got := obs.Suspicions(); got != n {
 				t.Fatalf("%d suspicions raised, want %d", got, n)
 			}
 			if n > 0 {
-				if got := obs.outcomes(t, n); got[n-1] != want {
+				if got := obs.Outcomes(t, n); got[n-1] != want {
 					t.Fatalf("suspicion ended %v, want %s", got, want)
 				}
 			}
@@ -254,7 +212,7 @@ func TestCrashBetweenPolls(t *testing.T) {
 	release := hold(t, rs[0], g, 1)
 	m.die()
 	release(service.EndAnswered)
-	if got := obs.outcomes(t, 1); got[0] != service.CrashConfirmed {
+	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
 		t.Fatalf("suspicion %v, want confirmed", got)
 	}
 	assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
