@@ -128,31 +128,76 @@ func (s *Service) revive(ctx context.Context, g ledgerless.GroupKey, id int64, b
 	return fmt.Errorf("revived %d: %w", id, store.ErrConflict)
 }
 
-// Resign revokes broker id's lease: it is no longer alive. When it was the
-// master, this replica elects its successor at once.
+// Resign ends broker id's liveness: it is no longer alive. When it was
+// the master, its successor is elected in the same transaction, at once
+// (no grace: it is not a missed heartbeat), with reason master-resigned:
+// the replicas that watch the broker's lease never see a master-less
+// group to elect for as master-lost. The lease is revoked afterwards.
 func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) error {
 	// A heartbeat of the broker that this replica is handling finishes
-	// before the lease is revoked: run alongside, it would find the lease
+	// before the liveness ends: run alongside, it would find the lease
 	// gone and make the broker alive again.
 	e := s.acquire(g, id)
 	defer func() {
 		e.m = nil
 		s.release(e)
 	}()
-	m, st, err := s.store.ReadMember(ctx, g, id)
-	if err != nil {
-		return err
-	}
-	if m.Lease != 0 {
-		if err := s.store.RevokeLease(ctx, m.Lease); err != nil {
+	at := s.now()
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		snap, err := s.store.ReadGroup(ctx, g)
+		if err != nil {
 			return err
 		}
-	}
-	if st.MasterBrokerID == id {
-		lost := election.Cause{BrokerID: id, At: s.now()}
-		if _, err := s.elector.Elect(ctx, g, election.Resigned, 0, lost); err != nil {
+		if _, ok := snap.Group.Broker(id); !ok {
+			return fmt.Errorf("broker %d of %s: %w", id, g, ledgerless.ErrBrokerNeedToBeRegistered)
+		}
+		err = s.resign(ctx, snap, id, at)
+		if isConflict(err) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("resign %d of %s: %w", id, g, err)
 		}
+		return nil
+	}
+	return conflict("resign")
+}
+
+// resign ends broker id's liveness in one transaction against snap,
+// fenced on its lease and heartbeat revision as read, with the election of
+// its successor when it is the master; then it revokes the lease. A
+// broker that is neither alive nor master is left as it is.
+func (s *Service) resign(ctx context.Context, snap *store.Snapshot, id int64, at time.Time) error {
+	g := snap.Group
+	b, _ := g.Broker(id)
+	master := g.State.MasterBrokerID == id
+	if !b.Alive && !master {
+		return nil
+	}
+	txn := s.store.Txn(snap).EndAlive(id)
+	var d election.Decision
+	var h ledgerless.HistoryEntry
+	if master {
+		gone := *b
+		gone.Alive = false
+		d = election.Decide(election.Input{Group: withBroker(g, gone), Config: snap.Config, Trigger: election.Resigned,
+			ConnectedFor: s.hub.ConnectedFor(), Heard: s.heard.group(g.Key)})
+		if d.Change {
+			h = election.Apply(txn, g, d, d.Next, s.replica, s.now(), 0)
+		}
+	}
+	if err := txn.Commit(ctx); err != nil {
+		return err
+	}
+	if lease := snap.Lease(id); lease != 0 {
+		// Its key is gone already; a revocation that fails leaves the
+		// lease to expire.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
+		_ = s.store.RevokeLease(rctx, lease)
+		cancel()
+	}
+	if d.Change {
+		s.elector.Committed(ctx, g.Key, h, election.Cause{BrokerID: id, At: at})
 	}
 	return nil
 }
