@@ -40,6 +40,8 @@ type Beat struct {
 // only read; the replica keeps the latest data it received for its
 // elections (heardBook). The lease is renewed on every heartbeat.
 func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (st ledgerless.State, err error) {
+	ctx, cancel := context.WithTimeout(ctx, heartbeatDeadline)
+	defer cancel()
 	ctx, span := s.span(ctx, "ledgerless.heartbeat", g, id)
 	defer func() { endSpan(span, st, err) }()
 	e := s.acquire(g, id)
@@ -64,6 +66,12 @@ func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64
 	}
 	return ledgerless.State{}, conflict("heartbeat")
 }
+
+// heartbeatDeadline bounds a heartbeat whose caller set no earlier
+// deadline: one answered later than the shortest heartbeat timeout may be
+// too late to keep any broker alive, and while etcd cannot be reached the
+// heartbeats fail (503) at this deadline instead of piling up.
+const heartbeatDeadline = ledgerless.MinHeartbeatTimeout
 
 // beat is one heartbeat attempt against e's cached member. It returns
 // store.ErrConflict or store.ErrLeaseNotFound when the member is stale.

@@ -26,6 +26,8 @@ import (
 // record, so that of several contenders one wins. A broker thus stays
 // alive while any replica receives its heartbeats.
 func (s *Service) SharedHeartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, heartbeatDeadline)
+	defer cancel()
 	e := s.acquire(g, id)
 	defer s.release(e)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
