@@ -154,3 +154,23 @@ func TestKeepAliveOnASilentLinkEndsAtItsDeadline(t *testing.T) {
 	}
 	t.Logf("%d renewals with deadline %s on a silent link: the longest took %s", 5*leases, deadline, longest.Round(time.Millisecond))
 }
+
+// An idle watch on a healthy etcd keeps the link up: etcd answers its
+// progress requests though nothing changes, in process as over gRPC.
+func TestIdleWatchKeepsTheLinkUp(t *testing.T) { clients(t, testIdleWatchKeepsTheLinkUp) }
+
+func testIdleWatchKeepsTheLinkUp(t *testing.T, open opener) {
+	s := open(t)
+	log := recordLink(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.WatchChanges(ctx, 0, func([]store.Change, int64) {}) }()
+	time.Sleep(3 * time.Second) // many times the progress requests' period and stallAfter
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	if at, down := log.first(false, time.Time{}); down {
+		t.Fatalf("the link was reported down at %s, with etcd healthy and nothing changing", at.Format("15:04:05.000"))
+	}
+}
