@@ -48,7 +48,9 @@ func newHub(st *store.Store, log *slog.Logger, now func() time.Time, onLost func
 	read func(context.Context, ledgerless.GroupKey) (*ledgerless.Group, error)) *Hub {
 	h := &Hub{store: st, log: log, now: now, onLost: onLost, read: read,
 		last: map[ledgerless.GroupKey]int64{}, listeners: map[ledgerless.GroupKey]*wakeup{}}
-	st.OnLink(h.link)
+	if st != nil { // a service built only for its routes has no store
+		st.OnLink(h.link)
+	}
 	return h
 }
 

@@ -31,8 +31,8 @@ type Change struct {
 //
 // The watch asks etcd for a progress notification every progressEvery, so
 // that a watch that stops making progress is noticed although no change
-// is due: one whose last answer of any kind is older than stallAfter
-// reports the link down until the next answer comes.
+// is due: one that has waited longer than stallAfter for an answer of
+// any kind reports the link down until the next answer comes.
 func (s *Store) WatchChanges(ctx context.Context, from int64, fn func(changes []Change, revision int64)) error {
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
@@ -67,22 +67,24 @@ func (s *Store) WatchChanges(ctx context.Context, from int64, fn func(changes []
 	}
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
-	answered := time.Now() // when the watch last heard from etcd, or was asked to
-	asked := false         // a progress request is waiting for its answer
+	var waiting time.Time // since when the watch has been waiting for an answer of any kind; zero: it is not
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
-			switch overdue := time.Since(answered); {
-			case !asked:
-				asked, answered = true, time.Now()
-				go s.requestProgress(ctx)
+		case now := <-tick.C:
+			// Asked again on every tick: etcd does not answer a request
+			// that comes while a watch is catching up.
+			if waiting.IsZero() {
+				waiting = now
+			}
+			switch overdue := now.Sub(waiting); {
 			case overdue > watchGiveUp:
 				return translate("watch", fmt.Errorf("%w: no progress for %s", ledgerless.ErrUnavailable, overdue.Round(time.Millisecond)))
 			case overdue > stallAfter:
 				s.link.report(linkWatch, true)
 			}
+			go s.requestProgress(ctx)
 		case resp := <-merged:
 			if err := resp.Err(); err != nil || resp.Canceled {
 				if err == nil {
@@ -90,7 +92,7 @@ func (s *Store) WatchChanges(ctx context.Context, from int64, fn func(changes []
 				}
 				return translate("watch", err)
 			}
-			asked, answered = false, time.Now()
+			waiting = time.Time{}
 			s.link.report(linkWatch, false)
 			if len(resp.Events) == 0 {
 				continue // a progress notification
