@@ -86,7 +86,6 @@ func (c *cluster) suspicions(t *testing.T) map[string]int {
 // history. The times, from the kill to the commit as the controller
 // recorded it, are reported, not asserted.
 func TestCrashFailover(t *testing.T) {
-	t.Skip("issue 16 is open: on main the crash path is not taken (no suspicion raised; failovers fall back to the lease TTL, which is safe); fix, then remove this skip")
 	const rounds = 10 // per group
 	c := crashCluster(t, nil)
 	var mu sync.Mutex
@@ -134,7 +133,6 @@ func percentiles(ds []time.Duration) string {
 // replica through a proxy of its own, on which the test breaks the link;
 // the dropped connections must have raised suspicions, all dismissed.
 func TestNoFalseCrash(t *testing.T) {
-	t.Skip("issue 16 is open: on main the crash path is not taken (no suspicion raised; failovers fall back to the lease TTL, which is safe); fix, then remove this skip")
 	proxies := map[string]*proxy{}
 	var mu sync.Mutex
 	c := crashCluster(t, func(b *broker, urls []string) []string {

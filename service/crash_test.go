@@ -217,3 +217,22 @@ func TestCrashBetweenPolls(t *testing.T) {
 	}
 	assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
 }
+
+// TestCrashRightAfterAnAnswer: the master polls again at once after an
+// answer and dies while the answered poll still lingers: the loss of the
+// new poll is the suspicion, at once, not swallowed by the linger.
+func TestCrashRightAfterAnAnswer(t *testing.T) {
+	rs, obs := crashReplicas(t, 1)
+	g := key("g")
+	m, s := listenBroker(t), listenBroker(t)
+	crashPair(t, rs[0], g, m.addr(), s.addr())
+	answered := hold(t, rs[0], g, 1)
+	answered(service.EndAnswered)
+	next := rs[0].Hold(g, 1)
+	m.die()
+	next(service.EndLost)
+	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
+		t.Fatalf("suspicion %v, want confirmed", got)
+	}
+	assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
+}
