@@ -32,9 +32,10 @@ import (
 //  3. its advertised address has answered a TCP connect from this replica
 //     before (learnt when it was held), so that a refusal means something;
 //  4. a TCP connect to that address now is refused: the host is up and
-//     nothing listens on the port, the process is gone (a connect that
-//     fails fast otherwise, as one to a listener its dying process is
-//     closing may, is tried twice more, 20 ms apart). Answered: the
+//     nothing listens on the port, the process is gone. A connect that
+//     is not refused is tried twice more, 25 ms apart: a process killed
+//     a moment ago may still be closing its listener after its
+//     connections closed, and accept or reset a connect. Answered: the
 //     broker lives and is merely reconnecting. No answer (timeout,
 //     unreachable): nothing is known.
 //  5. its lease and heartbeat data are unchanged in etcd since the
@@ -103,8 +104,8 @@ const (
 // Bounds of a confirmation.
 const (
 	probeTimeout   = time.Second // a connect that takes longer is no answer
-	probeAttempts  = 3           // connects of a confirmation that fail fast, neither answered nor refused
-	probeRetry     = 20 * time.Millisecond
+	probeAttempts  = 3           // connects of a confirmation, while one is not refused
+	probeRetry     = 25 * time.Millisecond
 	suspectTimeout = 5 * time.Second // the whole confirmation
 	learnAttempts  = 6               // probes of a held broker's address until one answers
 )
@@ -360,7 +361,7 @@ func (s *Service) confirmCrash(ctx context.Context, k memberKey, at time.Time) (
 	case !s.crash.trusted(k, b.Address):
 		return dismissedUntrusted, nil, nil
 	}
-	switch res, detail := probeSettled(ctx, b.Address); res {
+	switch res, detail := probeSettled(ctx, b.Address, func() bool { return s.crash.held(k) > 0 }); res {
 	case probeAnswered:
 		return dismissedAnswered, nil, nil
 	case probeUnknown:
@@ -444,15 +445,17 @@ func probeOnce(ctx context.Context, addr string) probeResult {
 	return res
 }
 
-// probeSettled probes addr, again a few times at short intervals while a
-// connect fails fast in a way that is neither an answer nor a refusal
-// (a reset by a listener that its dying process is closing, say), and
-// returns the last result with what the last unknown one met.
-func probeSettled(ctx context.Context, addr string) (probeResult, error) {
+// probeSettled probes addr, again a few times at short intervals while
+// the answer is not a refusal and came fast: a process killed a moment
+// ago may still be closing its listener (which then accepts, or resets
+// the connect) after its connections closed. It returns the last result,
+// with what the last unknown one met. A broker that reconnects meanwhile
+// ends the probing (reconnected says so).
+func probeSettled(ctx context.Context, addr string, reconnected func() bool) (probeResult, error) {
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		res, err := probe(ctx, addr)
-		if res != probeUnknown || attempt == probeAttempts || time.Since(start) >= probeTimeout || ctx.Err() != nil {
+		if res == probeRefused || attempt == probeAttempts || time.Since(start) >= probeTimeout || reconnected() {
 			return res, err
 		}
 		select {
