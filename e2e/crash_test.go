@@ -168,8 +168,11 @@ func TestNoFalseCrash(t *testing.T) {
 	t.Log("the masters' connections drop; they reconnect to the same replica")
 	each((*proxy).cut)
 	settle()
-	if raised := c.suspicions(t)["raised"] - before["raised"]; raised < len(links) {
-		t.Errorf("dropping %d masters' connections raised %d crash suspicions: the signal is not tied to them", len(links), raised)
+	// The REST master's poll was its only connection to that replica; a
+	// RocketMQ-protocol master may also talk to it directly, as the
+	// controller leader its first controller named, and is not suspect.
+	if raised := c.suspicions(t)["raised"] - before["raised"]; raised == 0 {
+		t.Error("dropping the masters' connections raised no crash suspicion: the signal is not tied to them")
 	}
 
 	t.Log("the masters switch replicas")
