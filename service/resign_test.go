@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/election"
+	"github.com/ledgerless/ledgerless/service"
+	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
 // A master that resigns through one of three replicas is replaced with
@@ -16,13 +19,21 @@ import (
 func TestResignationIsRecordedAsResignedWhicheverReplicaElects(t *testing.T) {
 	const trials = 30
 	const ttl = 2 * time.Second
-	rs := threeReplicas(t, ttl) // past the grace: the watchers would elect at once
+	// One observer for the three replicas: what their metrics add up to.
+	obs := &observer{elections: map[[2]string]int{}, failovers: map[string][]time.Duration{}}
+	prefix := storetest.Prefix(t)
+	var rs []*replica
+	for _, id := range []string{"r1", "r2", "r3"} {
+		rs = append(rs, startReplicaWith(t, prefix, service.Options{ReplicaID: id, Reconcile: 200 * time.Millisecond, Observer: obs}))
+	}
+	connected(t, ttl, rs...) // past the grace: the watchers would elect at once
 	g := key("resign-race")
 	codes := []string{"a", "b", "c"}
 	for _, c := range codes {
 		register(t, rs[0], g, c, ttl)
 	}
 	inSync(t, rs[0], g, 1, 2, 3)
+	heartbeating(t, rs[0], g, 400*time.Millisecond, time.Second, 1, 2, 3) // no lease expires meanwhile
 	for trial := range trials {
 		before := group(t, rs[0], g).State
 		via := rs[trial%3]
@@ -51,5 +62,11 @@ func TestResignationIsRecordedAsResignedWhicheverReplicaElects(t *testing.T) {
 	}
 	if resigned != trials || len(h) != trials+1 {
 		t.Fatalf("history after %d resignations: %d entries, %d master-resigned: %s", trials, len(h), resigned, fmt.Sprint(h))
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	resignedElections := obs.elections[[2]string{ledgerless.ReasonResigned, election.OutcomeElected}]
+	if resignedElections != trials || len(obs.failovers[ledgerless.ReasonResigned]) != trials || len(obs.failovers[ledgerless.ReasonMasterLost]) != 0 {
+		t.Errorf("elections counted %v, failovers timed %v; want %d resigned and nothing else", obs.elections, obs.failovers, trials)
 	}
 }
