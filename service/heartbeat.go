@@ -44,7 +44,10 @@ func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64
 	defer cancel()
 	ctx, span := s.span(ctx, "ledgerless.heartbeat", g, id)
 	defer func() { endSpan(span, st, err) }()
-	e := s.acquire(g, id)
+	e, err := s.acquire(ctx, g, id)
+	if err != nil {
+		return ledgerless.State{}, err
+	}
 	defer s.release(e)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if e.m == nil {
@@ -145,7 +148,10 @@ func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) e
 	// A heartbeat of the broker that this replica is handling finishes
 	// before the liveness ends: run alongside, it would find the lease
 	// gone and make the broker alive again.
-	e := s.acquire(g, id)
+	e, err := s.acquire(ctx, g, id)
+	if err != nil {
+		return err
+	}
 	defer func() {
 		e.m = nil
 		s.release(e)
@@ -213,24 +219,43 @@ func (s *Service) resign(ctx context.Context, snap *store.Snapshot, id int64, at
 // acquire returns broker id's cache entry, locked: the heartbeats of one
 // broker on this replica run one at a time. Release it with release.
 // There is never more than one entry for a broker while any caller holds
-// or waits for one.
-func (s *Service) acquire(g ledgerless.GroupKey, id int64) *memberEntry {
+// or waits for one. A caller that waits for the entry until ctx ends gets
+// an error instead (ErrUnavailable at a deadline): a heartbeat held up
+// behind one that waits for etcd fails in time too.
+func (s *Service) acquire(ctx context.Context, g ledgerless.GroupKey, id int64) (*memberEntry, error) {
 	k := memberKey{g, id}
 	s.mu.Lock()
 	e, ok := s.members[k]
 	if !ok {
-		e = &memberEntry{key: k}
+		e = &memberEntry{key: k, lock: make(chan struct{}, 1)}
 		s.members[k] = e
 	}
 	e.users++
 	s.mu.Unlock()
-	e.mu.Lock()
+	select {
+	case e.lock <- struct{}{}:
+	case <-ctx.Done():
+		s.mu.Lock()
+		if e.users--; e.users == 0 {
+			// Nobody holds or waits for the entry: its lock is free.
+			e.lock <- struct{}{}
+			if e.m == nil || e.stale {
+				delete(s.members, k)
+			}
+			<-e.lock
+		}
+		s.mu.Unlock()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("broker %d of %s: %w: %w", id, g, ledgerless.ErrUnavailable, ctx.Err())
+		}
+		return nil, fmt.Errorf("broker %d of %s: %w", id, g, ctx.Err())
+	}
 	s.mu.Lock()
 	if e.stale {
 		e.m, e.renewer, e.stale = nil, false, false
 	}
 	s.mu.Unlock()
-	return e
+	return e, nil
 }
 
 // release unlocks e; an entry that caches nothing and that nobody waits
@@ -242,7 +267,7 @@ func (s *Service) release(e *memberEntry) {
 		delete(s.members, e.key)
 	}
 	s.mu.Unlock()
-	e.mu.Unlock()
+	<-e.lock
 }
 
 // forget drops the cached member of broker id, after a change made

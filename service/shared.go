@@ -28,7 +28,10 @@ import (
 func (s *Service) SharedHeartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, heartbeatDeadline)
 	defer cancel()
-	e := s.acquire(g, id)
+	e, err := s.acquire(ctx, g, id)
+	if err != nil {
+		return err
+	}
 	defer s.release(e)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		fresh := e.m == nil
