@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -69,6 +70,7 @@ type Embedded struct {
 	level   zap.AtomicLevel
 	log     *zap.Logger
 	streams *etcdstop.Streams
+	close   sync.Once
 }
 
 // StartEmbedded starts an etcd member and waits until it serves clients or
@@ -161,9 +163,11 @@ func (e *Embedded) Run(ctx context.Context) error {
 // would wait for them. etcd logs its listeners' closing as errors; those
 // lines are silenced.
 func (e *Embedded) Close() {
-	e.level.SetLevel(zapcore.FatalLevel)
-	e.streams.Stop()
-	e.etcd.Close()
+	e.close.Do(func() { // embed.Etcd.Close panics when called twice
+		e.level.SetLevel(zapcore.FatalLevel)
+		e.streams.Stop()
+		e.etcd.Close()
+	})
 }
 
 // Open returns a Store on this member. A single member is called in
