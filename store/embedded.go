@@ -90,7 +90,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	streams := etcdstop.New()
-	ec.GRPCAdditionalServerOptions = append(ec.GRPCAdditionalServerOptions, streams.ServerOption())
+	ec.GRPCAdditionalServerOptions = append(ec.GRPCAdditionalServerOptions, streams.ServerOptions()...)
 	// Run compacts instead of etcd's own compactor (compact.go).
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = "0"
