@@ -457,6 +457,8 @@ func TestRoutes(t *testing.T) {
 	call(t, http.StatusNoContent, "DELETE", base+G+"?force=true", "")
 	status, h, body := do(t, "GET", base+G, "")
 	problem(t, status, h, body, http.StatusNotFound, "BROKER_METADATA_NOT_EXIST", 2008)
+	status, h, body = do(t, "GET", base+G+"/history", "")
+	problem(t, status, h, body, http.StatusNotFound, "BROKER_METADATA_NOT_EXIST", 2008)
 
 	// Operations.
 	call(t, http.StatusOK, "GET", base+"/healthz", "")
