@@ -46,7 +46,9 @@ type Store struct {
 	close  sync.Once
 }
 
-var errClosed = errors.New("store closed")
+// errClosed answers the requests made after Close: the replica is shutting
+// down, and the caller should try another.
+var errClosed = fmt.Errorf("store closed: %w", ledgerless.ErrUnavailable)
 
 // newStore returns a Store that owns cli and renews leases through lease,
 // configured by cfg.
@@ -83,9 +85,9 @@ func translate(op string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w: %w", op, ledgerless.ErrUnavailable, err)
 	}
-	switch status.Code(err) {
+	switch codeOf(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted, codes.ResourceExhausted:
-		return fmt.Errorf("%s: %w: %v", op, ledgerless.ErrUnavailable, err)
+		return fmt.Errorf("%s: %w: %w", op, ledgerless.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
