@@ -48,9 +48,13 @@ var Conditions = []Condition{
 	{ErrTooManyLongPolls, "TOO_MANY_LONG_POLLS", RocketMQSystemBusy},
 	{ErrUnauthenticated, "UNAUTHORIZED", RocketMQNoPermission},
 	{ErrForbidden, "FORBIDDEN", RocketMQNoPermission},
-	{ErrUnavailable, "UNAVAILABLE", RocketMQSystemError},
-	{context.DeadlineExceeded, "UNAVAILABLE", RocketMQSystemError},
-	{context.Canceled, "UNAVAILABLE", RocketMQSystemError},
+	// etcd cannot answer now (a leader change, an outage, a replica
+	// shutting down): SYSTEM_BUSY, as a stock controller answers while it
+	// cannot serve, so that the broker tries again; SYSTEM_ERROR is for
+	// what trying again will not fix.
+	{ErrUnavailable, "UNAVAILABLE", RocketMQSystemBusy},
+	{context.DeadlineExceeded, "UNAVAILABLE", RocketMQSystemBusy},
+	{context.Canceled, "UNAVAILABLE", RocketMQSystemBusy},
 }
 
 // ConditionOf returns the first condition of the table that err is, and

@@ -40,9 +40,10 @@ type replicaOptions struct {
 	tracer    trace.TracerProvider // traces etcd requests, use cases and the API
 	log       *slog.Logger
 	reconcile time.Duration
-	limits    service.Options   // MaxLongPolls and MaxBrokersPerGroup
-	handler   []handlers.Option // authentication
-	tls       *tls.Config       // serve HTTPS with it
+	limits    service.Options    // MaxLongPolls and MaxBrokersPerGroup
+	handler   []handlers.Option  // authentication
+	tls       *tls.Config        // serve HTTPS with it
+	opened    func(*store.Store) // is given the replica's store
 }
 
 func newServerWith(t testing.TB, o replicaOptions) string {
@@ -57,6 +58,9 @@ func newServerWith(t testing.TB, o replicaOptions) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
+	if o.opened != nil {
+		o.opened(st)
+	}
 	svc := service.New(service.Options{Store: st, ReplicaID: "r1", Logger: o.log, Reconcile: o.reconcile,
 		TracerProvider: o.tracer, Observer: m,
 		MaxLongPolls: o.limits.MaxLongPolls, MaxBrokersPerGroup: o.limits.MaxBrokersPerGroup})

@@ -8,6 +8,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 )
 
@@ -93,9 +94,14 @@ func repeatableTxn(r *pb.TxnRequest) bool {
 
 // retryInterceptor repeats the network client's safe transactions
 // through transient failures (clientv3 repeats its reads, grants and
-// revocations itself).
+// revocations itself). A request on a closed store fails at once with
+// errClosed: clientv3 would repeat it for seconds, taking the closed
+// connection's "canceled" for a timeout of its own.
 func retryInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
 	invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if cc.GetState() == connectivity.Shutdown {
+		return errClosed
+	}
 	invoke := func(ctx context.Context) error { return invoker(ctx, method, req, reply, cc, opts...) }
 	if txn, ok := req.(*pb.TxnRequest); ok && repeatableTxn(txn) {
 		return retry(ctx, invoke)
