@@ -46,6 +46,8 @@ var Conditions = []Condition{
 	// 2005 (invalid request) is the nearest a broker understands.
 	{ErrTooManyBrokers, "TOO_MANY_BROKERS", RocketMQInvalidRequest},
 	{ErrTooManyLongPolls, "TOO_MANY_LONG_POLLS", RocketMQSystemBusy},
+	// Only REST writes conditionally; RocketMQ's nearest is 2005.
+	{ErrPreconditionFailed, "PRECONDITION_FAILED", RocketMQInvalidRequest},
 	{ErrUnauthenticated, "UNAUTHORIZED", RocketMQNoPermission},
 	{ErrForbidden, "FORBIDDEN", RocketMQNoPermission},
 	// etcd cannot answer now (a leader change, an outage, a replica

@@ -53,6 +53,7 @@ var conditions = []condition{
 	{ledgerless.ErrBrokerIDInvalid, http.StatusConflict, "Broker id does not match its registerCode"},
 	{ledgerless.ErrTooManyBrokers, http.StatusConflict, "Group has too many brokers"},
 	{ledgerless.ErrTooManyLongPolls, http.StatusServiceUnavailable, "Too many long polls"},
+	{ledgerless.ErrPreconditionFailed, http.StatusPreconditionFailed, "Precondition failed"},
 	{ledgerless.ErrUnauthenticated, http.StatusUnauthorized, "Authentication required"},
 	{ledgerless.ErrForbidden, http.StatusForbidden, "Not allowed for this caller"},
 	{ledgerless.ErrUnavailable, http.StatusServiceUnavailable, "etcd is unavailable"},

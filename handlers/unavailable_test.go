@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -119,5 +120,62 @@ func waitMetric(t *testing.T, base, what string, cond func(map[string]*dto.Metri
 		if time.Now().After(deadline) {
 			t.Fatalf("not within 10s: %s", what)
 		}
+	}
+}
+
+// TestConfigIfMatch: the configuration's ETag is its revision; a PATCH
+// with If-Match applies only to that revision and answers 412 otherwise,
+// changing nothing.
+func TestConfigIfMatch(t *testing.T) {
+	base := newServer(t)
+	patch := func(ifMatch, body string) (int, http.Header, []byte) {
+		req, err := http.NewRequest("PATCH", base+"/v1/config", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+		if ifMatch != "" {
+			req.Header.Set("If-Match", ifMatch)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, b
+	}
+	_, h := call(t, http.StatusOK, "GET", base+"/v1/config", "")
+	first := h.Get("ETag")
+	if first != `"0"` {
+		t.Fatalf("ETag of the default configuration: %q, want \"0\"", first)
+	}
+	status, h, body := patch(first, `{"pausedGroups":["c/g1"]}`)
+	if status != http.StatusOK {
+		t.Fatalf("PATCH with the current ETag: %d %s", status, body)
+	}
+	second := h.Get("ETag")
+	if second == "" || second == first {
+		t.Fatalf("ETag after the change: %q (before: %q)", second, first)
+	}
+	if _, h := call(t, http.StatusOK, "GET", base+"/v1/config", ""); h.Get("ETag") != second {
+		t.Errorf("GET after PATCH: ETag %q, the PATCH answered %q", h.Get("ETag"), second)
+	}
+	// The first ETag is stale now: a write based on it would drop c/g1.
+	for _, stale := range []string{first, `"999999"`, `W/` + second, `"x"`} {
+		status, h, body = patch(stale, `{"pausedGroups":["c/g2"]}`)
+		problem(t, status, h, body, http.StatusPreconditionFailed, "PRECONDITION_FAILED", 2005)
+	}
+	status, h, body = patch(`0`, `{"pausedGroups":["c/g2"]}`)
+	problem(t, status, h, body, http.StatusBadRequest, "INVALID_REQUEST", 2005)
+	cfg, _ := call(t, http.StatusOK, "GET", base+"/v1/config", "")
+	check(t, cfg, "pausedGroups", []string{"c/g1"})
+	// A list that names the current revision, and *, match.
+	for _, ok := range []string{first + ", " + second, "*"} {
+		if status, _, body := patch(ok, `{"paused":false}`); status != http.StatusOK {
+			t.Errorf("If-Match %s: %d %s", ok, status, body)
+		}
+		_, h := call(t, http.StatusOK, "GET", base+"/v1/config", "")
+		first, second = second, h.Get("ETag")
 	}
 }

@@ -437,3 +437,27 @@ func TestHistoryChecksItsInput(t *testing.T) {
 		t.Errorf("history of group ..: %v, want INVALID_REQUEST", err)
 	}
 }
+
+// TestPatchConfigAt: a conditional patch applies to the revision it names
+// only; a stale one is ErrPreconditionFailed and changes nothing.
+func TestPatchConfigAt(t *testing.T) {
+	r := threeReplicas(t, 0)[0]
+	pause := func(g string) func(*ledgerless.RuntimeConfig) error {
+		return func(c *ledgerless.RuntimeConfig) error { c.PausedGroups = append(c.PausedGroups, g); return nil }
+	}
+	_, rev, err := r.ConfigRevision(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, next, err := r.PatchConfigAt(ctxT(t), []int64{rev}, pause("c1/a"))
+	if err != nil || next <= rev {
+		t.Fatalf("patch at the current revision %d: revision %d, %v", rev, next, err)
+	}
+	if _, _, err := r.PatchConfigAt(ctxT(t), []int64{rev}, pause("c1/b")); !errors.Is(err, ledgerless.ErrPreconditionFailed) {
+		t.Fatalf("patch at the stale revision %d: %v, want ErrPreconditionFailed", rev, err)
+	}
+	c, now, err := r.ConfigRevision(ctxT(t))
+	if err != nil || now != next || fmt.Sprint(c.PausedGroups) != "[c1/a]" {
+		t.Fatalf("after the refused patch: revision %d (want %d), pausedGroups %v, %v", now, next, c.PausedGroups, err)
+	}
+}
