@@ -22,9 +22,12 @@ import (
 // (a grant whose answer was lost leaves a lease with nothing attached,
 // which expires on its TTL; a revocation of a revoked lease is no error);
 // and transactions that only read or that compare. A compared write that
-// answered an error yet was applied fails its compare when repeated, and
-// the caller reads again (ErrConflict), as after any lost race. Plain puts
-// and deletes are not repeated. Over a network connection, clientv3
+// answered an error yet was applied fails its compare when repeated (each
+// put compares the revision it replaces, or that its key is new), or only
+// deletes again what is gone; the caller then reads again (ErrConflict), as
+// after any lost race, and may find its own write there: an admin election
+// or a SyncStateSet change so repeated is refused as if another had come
+// first. Plain puts and deletes are not repeated. Over a network connection, clientv3
 // repeats reads, grants and revocations itself and never a transaction;
 // in process (the embedded etcd) nothing is repeated but by this file.
 const (
