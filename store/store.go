@@ -18,7 +18,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/tracing"
@@ -113,7 +112,7 @@ func (s *Store) GrantLease(ctx context.Context, ttl time.Duration) (LeaseID, err
 // that is already gone is not an error.
 func (s *Store) RevokeLease(ctx context.Context, id LeaseID) error {
 	_, err := s.cli.Revoke(ctx, clientv3.LeaseID(id))
-	if err != nil && status.Code(err) != codes.NotFound && !isLeaseNotFound(err) {
+	if err != nil && codeOf(err) != codes.NotFound && !isLeaseNotFound(err) {
 		return translate("revoke lease", err)
 	}
 	return nil
