@@ -23,6 +23,7 @@ type answer struct {
 	status      int
 	retryAfter  string
 	contentType string
+	index       string // X-Ledgerless-Index
 	body        string
 }
 
@@ -57,7 +58,7 @@ func (r *loadRecorder) okSince(from time.Time) map[string]int {
 }
 
 // TestEtcdLeaderKilledUnderLoad kills the etcd leader while brokers
-// heartbeat, register and read through two controller replicas, and
+// heartbeat, register, read and long-poll through two controller replicas, and
 // checks every answer: a leader change is unavailability, retried within
 // the request or answered 503 with Retry-After, never another 5xx. The
 // load goes on until every worker succeeded again after the kill.
@@ -94,6 +95,7 @@ func TestEtcdLeaderKilledUnderLoad(t *testing.T) {
 		resp.Body.Close()
 		a.status, a.body = resp.StatusCode, string(b)
 		a.retryAfter, a.contentType = resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type")
+		a.index = resp.Header.Get(client.IndexHeader)
 		rec.add(a)
 		return a
 	}
@@ -148,8 +150,19 @@ func TestEtcdLeaderKilledUnderLoad(t *testing.T) {
 			send(name, "GET", paths[n%len(paths)], "")
 		})
 	}
+	// Long polls of a heartbeating group, from the index last answered.
+	for i := range 2 {
+		name := fmt.Sprintf("poll-%d", i+1)
+		index := "0"
+		run(name, func(int) {
+			if a := send(name, "GET", group(urls[i], "h1")+"?wait=200ms&index="+index, ""); a.status == http.StatusOK {
+				index = a.index
+			}
+		})
+	}
 	defer func() { stop(); workers.Wait() }()
-	names := []string{"heartbeat-1", "heartbeat-2", "heartbeat-3", "heartbeat-4", "register-1", "register-2", "read-1", "read-2"}
+	names := []string{"heartbeat-1", "heartbeat-2", "heartbeat-3", "heartbeat-4", "register-1", "register-2",
+		"read-1", "read-2", "poll-1", "poll-2"}
 	everyWorker := func(counts map[string]int, n int) bool {
 		return !slices.ContainsFunc(names, func(name string) bool { return counts[name] < n })
 	}
