@@ -21,13 +21,15 @@ type RequestObserver interface {
 	EtcdRequest(method string, d time.Duration)
 }
 
-// dialOptions instruments the etcd client's connection: every unary
-// request is timed for obs, and, with a tracer provider, a request made
+// dialOptions instruments the etcd client's connection: safe transactions
+// are repeated through transient failures (retry.go), every unary request
+// is timed for obs, and, with a tracer provider, a request made
 // within a sampled trace becomes a client span of that trace. Requests of
 // untraced background work (watches, keep-alive streams, scans) make no
 // spans, so an idle replica exports nothing.
 func dialOptions(tp trace.TracerProvider, obs RequestObserver) []grpc.DialOption {
-	var opts []grpc.DialOption
+	// Outermost, so that each attempt of a repeated request is timed.
+	opts := []grpc.DialOption{grpc.WithChainUnaryInterceptor(retryInterceptor)}
 	if obs != nil {
 		opts = append(opts, grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
 			cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
