@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/internal/ratelog"
 	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/tracing"
 )
@@ -50,7 +51,14 @@ type Elector struct {
 	mu      sync.Mutex
 	pending map[ledgerless.GroupKey][]Cause
 	wake    chan struct{}
+	// failures limits the warnings of failed reconciles and automatic
+	// elections, which an etcd outage makes every second, to one per
+	// kind (the reconcile, or a group's election) and failureLogInterval.
+	failures *ratelog.Limiter
 }
+
+// failureLogInterval is how often a failure of one kind is logged.
+const failureLogInterval = 10 * time.Second
 
 // NewElector returns an Elector; Run starts its automatic elections.
 func NewElector(opts Options) *Elector {
@@ -67,7 +75,8 @@ func NewElector(opts Options) *Elector {
 		opts.Observer = noObserver{}
 	}
 	return &Elector{opts: opts, tracer: tracing.Tracer(opts.TracerProvider),
-		pending: map[ledgerless.GroupKey][]Cause{}, wake: make(chan struct{}, 1)}
+		pending: map[ledgerless.GroupKey][]Cause{}, wake: make(chan struct{}, 1),
+		failures: ratelog.New(failureLogInterval, opts.Now)}
 }
 
 // Elect reads group g, decides, and commits the decision in one
@@ -172,7 +181,9 @@ func (e *Elector) Run(ctx context.Context) error {
 		e.mu.Unlock()
 		for g, causes := range batch {
 			if _, err := e.Elect(ctx, g, Automatic, 0, causes...); err != nil && ctx.Err() == nil {
-				e.opts.Logger.Warn("automatic election", "group", g.String(), "err", err)
+				if suppressed, ok := e.failures.Allow("election " + g.String()); ok {
+					e.opts.Logger.Warn("automatic election", "group", g.String(), "err", err, "suppressed", suppressed)
+				}
 			}
 		}
 	}
@@ -186,7 +197,9 @@ func (e *Elector) reconcile(ctx context.Context) {
 	start := time.Now()
 	scan, err := e.opts.Store.Scan(ctx)
 	if err != nil {
-		e.opts.Logger.Warn("reconcile", "err", err)
+		if suppressed, ok := e.failures.Allow("reconcile"); ok {
+			e.opts.Logger.Warn("reconcile", "err", err, "suppressed", suppressed)
+		}
 		return
 	}
 	e.opts.Observer.Scanned(scan.Groups, scan.AliveBrokers, len(scan.WithoutLiveMaster))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/internal/ratelog"
 	"github.com/ledgerless/ledgerless/store"
 )
 
@@ -66,14 +67,19 @@ func (h *Hub) link(up bool) {
 }
 
 // Run follows changes until ctx ends, restarting the watch when it breaks.
+// While etcd is out of reach that is every 200 ms: it warns once per
+// 10 s, with the count of the warnings held back.
 func (h *Hub) Run(ctx context.Context) error {
+	failures := ratelog.New(10*time.Second, h.now)
 	for {
 		err := h.store.WatchChanges(ctx, 0, h.apply)
 		h.disconnected()
 		if ctx.Err() != nil {
 			return nil
 		}
-		h.log.Warn("etcd watch broken; restarting", "err", err)
+		if suppressed, ok := failures.Allow("watch"); ok {
+			h.log.Warn("etcd watch broken; restarting", "err", err, "suppressed", suppressed)
+		}
 		select {
 		case <-ctx.Done():
 			return nil

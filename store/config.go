@@ -30,16 +30,18 @@ func (s *Store) configFrom(kvs []*mvccKV) (ledgerless.RuntimeConfig, int64, erro
 	return rec.config(), kvs[0].ModRevision, nil
 }
 
-// WriteConfig writes c if the configuration is still at revision rev.
-func (s *Store) WriteConfig(ctx context.Context, c ledgerless.RuntimeConfig, rev int64) error {
+// WriteConfig writes c if the configuration is still at revision rev (0:
+// never written), and returns the revision c was written at. Another
+// revision is ErrConflict.
+func (s *Store) WriteConfig(ctx context.Context, c ledgerless.RuntimeConfig, rev int64) (int64, error) {
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(s.k.config()), "=", rev)).
 		Then(clientv3.OpPut(s.k.config(), encode(toConfigRecord(c)))).Commit()
 	if err != nil {
-		return translate("write config", err)
+		return 0, translate("write config", err)
 	}
 	if !resp.Succeeded {
-		return fmt.Errorf("write config: %w", ErrConflict)
+		return 0, fmt.Errorf("write config: %w", ErrConflict)
 	}
-	return nil
+	return resp.Header.Revision, nil
 }

@@ -155,7 +155,7 @@ func (k *keepAliver) stream(ctx context.Context, i int) (*kaStream, error) {
 	defer k.mu.Unlock()
 	if k.closed {
 		cancel()
-		return nil, errors.New("keep alive: store closed")
+		return nil, fmt.Errorf("keep alive: %w", errClosed)
 	}
 	k.streams[i] = st
 	go st.send(stream)
@@ -169,7 +169,7 @@ func (k *keepAliver) current(i int) (*kaStream, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return nil, errors.New("keep alive: store closed")
+		return nil, fmt.Errorf("keep alive: %w", errClosed)
 	}
 	if st := k.streams[i]; st != nil && st.broken() == nil {
 		return st, nil
@@ -260,18 +260,22 @@ func (k *keepAliver) close() {
 	k.closed = true
 	for _, st := range k.streams {
 		if st != nil {
-			st.fail(errors.New("keep alive: store closed"))
+			st.fail(fmt.Errorf("keep alive: %w", errClosed))
 		}
 	}
 }
 
-// KeepAlive renews a lease once; see keepAliver.
-func (s *Store) KeepAlive(ctx context.Context, lease LeaseID) (time.Duration, error) {
-	if s.obs == nil {
-		return s.ka.keepAlive(ctx, lease)
-	}
-	start := time.Now()
-	ttl, err := s.ka.keepAlive(ctx, lease)
-	s.obs.EtcdRequest("LeaseKeepAlive", time.Since(start))
+// KeepAlive renews a lease once; see keepAliver. A renewal is safe to
+// repeat: one that broke with its stream (a member gone, a leader lost)
+// is repeated on a new stream (see retry.go).
+func (s *Store) KeepAlive(ctx context.Context, lease LeaseID) (ttl time.Duration, err error) {
+	err = retry(ctx, func(ctx context.Context) error {
+		start := time.Now()
+		ttl, err = s.ka.keepAlive(ctx, lease)
+		if s.obs != nil {
+			s.obs.EtcdRequest("LeaseKeepAlive", time.Since(start))
+		}
+		return err
+	})
 	return ttl, err
 }

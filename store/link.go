@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/ledgerless/ledgerless"
 )
@@ -77,7 +76,7 @@ func (l *link) observe(method string, err error) {
 		l.report(linkRequests, false)
 	case unreachable(err):
 		l.report(linkRequests, true)
-	case errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled:
+	case errors.Is(err, context.Canceled) || codeOf(err) == codes.Canceled:
 	default:
 		l.report(linkRequests, false) // etcd answered, with an error
 	}
@@ -89,7 +88,7 @@ func unreachable(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ledgerless.ErrUnavailable) {
 		return true
 	}
-	switch status.Code(err) {
+	switch codeOf(err) {
 	case codes.Unavailable, codes.DeadlineExceeded:
 		return true
 	}

@@ -18,7 +18,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/tracing"
@@ -47,7 +46,9 @@ type Store struct {
 	close  sync.Once
 }
 
-var errClosed = errors.New("store closed")
+// errClosed answers the requests made after Close: the replica is shutting
+// down, and the caller should try another.
+var errClosed = fmt.Errorf("store closed: %w", ledgerless.ErrUnavailable)
 
 // newStore returns a Store that owns cli and renews leases through lease,
 // configured by cfg; l is told of cli's requests already.
@@ -84,9 +85,9 @@ func translate(op string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w: %w", op, ledgerless.ErrUnavailable, err)
 	}
-	switch status.Code(err) {
+	switch codeOf(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted, codes.ResourceExhausted:
-		return fmt.Errorf("%s: %w: %v", op, ledgerless.ErrUnavailable, err)
+		return fmt.Errorf("%s: %w: %w", op, ledgerless.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
@@ -112,7 +113,7 @@ func (s *Store) GrantLease(ctx context.Context, ttl time.Duration) (LeaseID, err
 // that is already gone is not an error.
 func (s *Store) RevokeLease(ctx context.Context, id LeaseID) error {
 	_, err := s.cli.Revoke(ctx, clientv3.LeaseID(id))
-	if err != nil && status.Code(err) != codes.NotFound && !isLeaseNotFound(err) {
+	if err != nil && codeOf(err) != codes.NotFound && !isLeaseNotFound(err) {
 		return translate("revoke lease", err)
 	}
 	return nil
