@@ -182,6 +182,7 @@ func (e *Embedded) Open(cfg ClientConfig) (*Store, error) {
 	if len(e.etcd.Server.Cluster().Members()) > 1 {
 		return Open(cfg)
 	}
-	cli, lease := inProcess(e.etcd.Server, tracing.Tracer(cfg.TracerProvider), cfg.Observer)
-	return newStore(cli, func() etcdserverpb.LeaseClient { return lease }, cfg), nil
+	l := &link{}
+	cli, lease := inProcess(e.etcd.Server, tracing.Tracer(cfg.TracerProvider), cfg.Observer, l)
+	return newStore(cli, func() etcdserverpb.LeaseClient { return lease }, cfg, l), nil
 }

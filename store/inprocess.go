@@ -18,11 +18,12 @@ import (
 // inProcess returns an etcd client that calls srv's API directly, as
 // etcd's v3client does, with each request timed for obs and, within a
 // sampled trace, made a client span named as gRPC instrumentation names it
-// (etcdserverpb.KV/Txn), as Open's gRPC connection does, and the requests
-// that are safe to repeat repeated through transient failures (retry.go).
-// It also returns the lease API, for the keep-alive streams.
-func inProcess(srv *etcdserver.EtcdServer, tracer trace.Tracer, obs RequestObserver) (*clientv3.Client, pb.LeaseClient) {
-	in := instrument{tracer: tracer, obs: obs}
+// (etcdserverpb.KV/Txn), as Open's gRPC connection does, its outcome
+// reported to l, and the requests that are safe to repeat repeated
+// through transient failures (retry.go). It also returns the lease API,
+// for the keep-alive streams.
+func inProcess(srv *etcdserver.EtcdServer, tracer trace.Tracer, obs RequestObserver, l *link) (*clientv3.Client, pb.LeaseClient) {
+	in := instrument{tracer: tracer, obs: obs, link: l}
 	c := clientv3.NewCtxClient(context.Background(), clientv3.WithZapLogger(zap.NewNop()))
 	lease := adapter.LeaseServerToLeaseClient(v3rpc.NewQuotaLeaseServer(srv))
 	c.KV = clientv3.NewKVFromKVClient(kvClient{adapter.KvServerToKvClient(v3rpc.NewQuotaKVServer(srv)), in}, c)
@@ -37,6 +38,7 @@ func inProcess(srv *etcdserver.EtcdServer, tracer trace.Tracer, obs RequestObser
 type instrument struct {
 	tracer trace.Tracer
 	obs    RequestObserver
+	link   *link
 }
 
 // call runs one request of service's method, timed and maybe traced.
@@ -51,6 +53,7 @@ func call[T any](ctx context.Context, in instrument, service, method string, f f
 	if in.obs != nil {
 		in.obs.EtcdRequest(method, time.Since(start))
 	}
+	in.link.observe("/etcdserverpb."+service+"/"+method, err)
 	if span != nil && err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	}

@@ -32,9 +32,10 @@ type LeaseID int64
 
 // Store reads and writes ledgerless state in etcd below one prefix.
 type Store struct {
-	cli *clientv3.Client
-	k   keys
-	ka  *keepAliver
+	cli  *clientv3.Client
+	k    keys
+	ka   *keepAliver
+	link *link // whether etcd answers, as this Store's round trips find
 
 	endpoints []string        // etcd's client URLs, as reported
 	tracer    trace.Tracer    // nil: tracing off
@@ -50,13 +51,13 @@ type Store struct {
 var errClosed = fmt.Errorf("store closed: %w", ledgerless.ErrUnavailable)
 
 // newStore returns a Store that owns cli and renews leases through lease,
-// configured by cfg.
-func newStore(cli *clientv3.Client, lease func() etcdserverpb.LeaseClient, cfg ClientConfig) *Store {
+// configured by cfg; l is told of cli's requests already.
+func newStore(cli *clientv3.Client, lease func() etcdserverpb.LeaseClient, cfg ClientConfig, l *link) *Store {
 	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	s := &Store{cli: cli, k: keys{prefix: prefix}, ka: &keepAliver{lease: lease}, endpoints: cfg.Endpoints,
+	s := &Store{cli: cli, k: keys{prefix: prefix}, ka: newKeepAliver(lease, l), link: l, endpoints: cfg.Endpoints,
 		tracer: tracing.Tracer(cfg.TracerProvider), obs: cfg.Observer, beats: make(chan *beat), closed: make(chan struct{})}
 	for range beatCommitters {
 		go s.commitBeats()
