@@ -10,7 +10,6 @@ import (
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/election"
-	"github.com/ledgerless/ledgerless/store"
 )
 
 // Crash detection: a broker whose process dies is deposed in
@@ -380,9 +379,12 @@ func (s *Service) confirmCrash(ctx context.Context, k memberKey, at time.Time) (
 		if s.crash.held(k) > 0 {
 			return dismissedReconnected, nil, nil
 		}
-		err := s.endCrashed(ctx, snap, k.id, at)
+		err := s.endLiveness(ctx, snap, k.id, election.Crashed, at)
 		if isConflict(err) {
 			continue
+		}
+		if err == nil {
+			s.forget(k.group, k.id)
 		}
 		return "", nil, err
 	}
@@ -399,35 +401,6 @@ func (c *crashWatch) trusted(k memberKey, addr string) bool {
 		return false
 	}
 	return true
-}
-
-// endCrashed ends broker id's liveness in one transaction against snap,
-// fenced on its lease and heartbeat revision, with the election of a
-// successor when it is the master; then it revokes the lease.
-func (s *Service) endCrashed(ctx context.Context, snap *store.Snapshot, id int64, at time.Time) error {
-	g := snap.Group
-	b, _ := g.Broker(id)
-	dead := *b
-	dead.Alive = false
-	txn := s.store.Txn(snap).EndAlive(id)
-	var d election.Decision
-	var h ledgerless.HistoryEntry
-	if g.State.MasterBrokerID == id {
-		d = election.Decide(election.Input{Group: withBroker(g, dead), Config: snap.Config, Trigger: election.Crashed,
-			ConnectedFor: s.hub.ConnectedFor()})
-		if d.Change {
-			h = election.Apply(txn, g, d, d.Next, s.replica, s.now(), 0)
-		}
-	}
-	if err := txn.Commit(ctx); err != nil {
-		return err
-	}
-	s.forget(g.Key, id)
-	_ = s.store.RevokeLease(context.WithoutCancel(ctx), snap.Lease(id)) // its key is gone already
-	if d.Change {
-		s.elector.Committed(ctx, g.Key, h, election.Cause{BrokerID: id, At: at})
-	}
-	return nil
 }
 
 // probeResult is what a TCP connect to a broker's address found.

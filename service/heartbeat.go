@@ -177,24 +177,35 @@ func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) e
 	return conflict("resign")
 }
 
-// resign ends broker id's liveness in one transaction against snap,
-// fenced on its lease and heartbeat revision as read, with the election of
-// its successor when it is the master; then it revokes the lease. A
-// broker that is neither alive nor master is left as it is.
+// resign ends broker id's liveness (endLiveness), with the election of its
+// successor when it is the master. A broker that is neither alive nor
+// master is left as it is.
 func (s *Service) resign(ctx context.Context, snap *store.Snapshot, id int64, at time.Time) error {
-	g := snap.Group
-	b, _ := g.Broker(id)
-	master := g.State.MasterBrokerID == id
-	if !b.Alive && !master {
+	b, _ := snap.Group.Broker(id)
+	if !b.Alive && snap.Group.State.MasterBrokerID != id {
 		return nil
 	}
+	return s.endLiveness(ctx, snap, id, election.Resigned, at)
+}
+
+// endLiveness ends broker id's liveness in one transaction against snap,
+// fenced on its lease and heartbeat revision as read, so that a broker
+// that re-registered or reported meanwhile is left alone. When it is the
+// master, its successor is elected in the same transaction, for trigger
+// (a resignation or a crash: no grace, it is no missed heartbeat), so the
+// replicas that watch its lease never see a master-less group to elect
+// for as master-lost. Then the lease is revoked; a revocation that fails
+// leaves it to expire, its alive key being gone already.
+func (s *Service) endLiveness(ctx context.Context, snap *store.Snapshot, id int64, trigger election.Trigger, at time.Time) error {
+	g := snap.Group
 	txn := s.store.Txn(snap).EndAlive(id)
 	var d election.Decision
 	var h ledgerless.HistoryEntry
-	if master {
+	if g.State.MasterBrokerID == id {
+		b, _ := g.Broker(id)
 		gone := *b
 		gone.Alive = false
-		d = election.Decide(election.Input{Group: withBroker(g, gone), Config: snap.Config, Trigger: election.Resigned,
+		d = election.Decide(election.Input{Group: withBroker(g, gone), Config: snap.Config, Trigger: trigger,
 			ConnectedFor: s.hub.ConnectedFor(), Heard: s.heard.group(g.Key)})
 		if d.Change {
 			h = election.Apply(txn, g, d, d.Next, s.replica, s.now(), 0)
@@ -204,8 +215,6 @@ func (s *Service) resign(ctx context.Context, snap *store.Snapshot, id int64, at
 		return err
 	}
 	if lease := snap.Lease(id); lease != 0 {
-		// Its key is gone already; a revocation that fails leaves the
-		// lease to expire.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
 		_ = s.store.RevokeLease(rctx, lease)
 		cancel()
