@@ -64,8 +64,10 @@ class Problem extends Error {
 }
 class Lost extends Error {}
 
-async function api(method, path, body, signal) {
-  const headers = { Accept: "application/json" };
+// api sends a request with the session's token; extra adds headers. It
+// answers the JSON body, the long-poll index and the ETag.
+async function api(method, path, body, signal, extra) {
+  const headers = { Accept: "application/json", ...extra };
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = "Bearer " + token;
   const opts = { method, headers, signal, cache: "no-store" };
@@ -88,7 +90,7 @@ async function api(method, path, body, signal) {
     if (res.status === 401) signIn(p);
     throw p;
   }
-  return { data, index: Number(res.headers.get("X-Ledgerless-Index")) || 0 };
+  return { data, index: Number(res.headers.get("X-Ledgerless-Index")) || 0, etag: res.headers.get("ETag") };
 }
 
 // ---- losing the replica ----
@@ -383,10 +385,19 @@ async function groupView(c, g) {
         pause ? `Stop automatic elections in ${key}? Its master stays; a dead master is not replaced.`
           : `Resume automatic elections in ${key}?`,
         async () => {
-          const { data } = await api("GET", "/v1/config", undefined, signal);
-          const list = data.pausedGroups.filter((x) => x !== key);
-          if (pause) list.push(key);
-          await api("PATCH", "/v1/config", { pausedGroups: list });
+          // Read, change and write back only if nobody wrote in between
+          // (If-Match), so that a pause of another group is not lost.
+          for (let attempt = 1; ; attempt++) {
+            const { data, etag } = await api("GET", "/v1/config", undefined, signal);
+            const list = data.pausedGroups.filter((x) => x !== key);
+            if (pause) list.push(key);
+            try {
+              await api("PATCH", "/v1/config", { pausedGroups: list }, undefined, etag ? { "If-Match": etag } : {});
+              return;
+            } catch (e) {
+              if (!(e instanceof Problem) || e.status !== 412 || attempt === 10) throw e;
+            }
+          }
         });
       refreshPause();
     });
