@@ -28,6 +28,9 @@ type brokerProc struct {
 // log in dir, listening on a free port, with args added.
 func startBroker(binary, dir, name string, args ...string) (*brokerProc, error) {
 	b := &brokerProc{name: name, addr: freeAddr(), log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	out, err := os.Create(b.log)
 	if err != nil {
 		return nil, err
