@@ -52,10 +52,10 @@ type Config struct {
 	// RocketMQTrials are the trials of each way of losing a
 	// RocketMQ-protocol master, at each heartbeat timeout.
 	RocketMQTrials int
-	Out            string        // Markdown report written here; "" none
-	Micro          string        // file of `go test -bench` output to include; "" none
-	Command        string        // the command line, for the report
-	Progress       io.Writer     // one line per step; nil: none
+	Out            string    // Markdown report written here; "" none
+	Micro          string    // file of `go test -bench` output to include; "" none
+	Command        string    // the command line, for the report
+	Progress       io.Writer // one line per step; nil: none
 }
 
 // Defaults returns the full benchmark's sizes.
@@ -78,7 +78,9 @@ const (
 var Phases = []string{PhaseFailover, PhaseRocketMQFailover, PhaseFanout, PhaseHeartbeat, PhaseMemory, PhaseRocketMQHeartbeat}
 
 // runs says whether c runs phase.
-func (c *Config) runs(phase string) bool { return len(c.Phases) == 0 || slices.Contains(c.Phases, phase) }
+func (c *Config) runs(phase string) bool {
+	return len(c.Phases) == 0 || slices.Contains(c.Phases, phase)
+}
 
 // Validate checks c.
 func (c *Config) Validate() error {
@@ -131,7 +133,7 @@ type Report struct {
 	// replicas) with the raw etcd client's at the same rate.
 	RocketMQHeartbeat *RocketMQHeartbeat
 	Fanout            []Fanout // ledgerless, then raw etcd
-	Micro     string   // `go test -bench` output
+	Micro             string   // `go test -bench` output
 }
 
 // runner is one benchmark run's state.

@@ -16,11 +16,11 @@ import (
 // the lease is gone (or the master's process is killed) to a long-polling
 // slave seeing itself master.
 type Failover struct {
-	Mode    string // resign, revoke, expiry or kill -9
-	Start   string // what starts the clock
+	Mode  string // resign, revoke, expiry or kill -9
+	Start string // what starts the clock
 	// Anchor is the stock DLedger controller's figure for the same loss,
 	// when there is one (see anchors).
-	Anchor string
+	Anchor  string
 	Latency Latency
 	// Granularity is etcd's own, for expiry: from the lease's TTL running
 	// out (the last renewal's answer plus the TTL) to the watch seeing the
