@@ -104,12 +104,15 @@ func (r *runner) rocketmqHeartbeats(ctx context.Context) (*RocketMQHeartbeat, er
 }
 
 // rocketmqRun sends a heartbeat of each of n brokers a second through
-// sys for Steady (after a heartbeat timeout of the same to settle, when
-// warm) and reads etcd's work and every replica's CPU.
+// sys for Steady (after up to a heartbeat timeout of the same to settle,
+// when warm) and reads etcd's work and every replica's CPU.
 func (r *runner) rocketmqRun(ctx context.Context, ctls []*controller, sys system, n int, warm bool) (RocketMQRun, error) {
 	if warm {
-		r.step("rocketmq heartbeat: %s: %s to settle", sys.name, steadyTimeout)
-		paced(ctx, sys, n, 16, steadyInterval, steadyTimeout)
+		// A heartbeat timeout, within which every replica that receives
+		// them has seen each broker's heartbeats (short runs settle less).
+		settle := min(steadyTimeout, 2*r.cfg.Steady)
+		r.step("rocketmq heartbeat: %s: %s to settle", sys.name, settle)
+		paced(ctx, sys, n, 16, steadyInterval, settle)
 	}
 	before, err := scrapeAll(ctx, ctls)
 	if err != nil {
