@@ -47,8 +47,9 @@ type cluster struct {
 	rec         *recorder
 	admin       *client.Transport
 	started     time.Time
-	// The REST brokers' heartbeat timeout and interval: heartbeatTimeout
-	// and heartbeatInterval unless set before startGroups.
+	// The brokers' heartbeat timeout and interval: heartbeatTimeout and
+	// heartbeatInterval unless set before startGroups (RocketMQ-protocol
+	// brokers have at least rocketmqTimeout).
 	timeout, interval time.Duration
 	// brokerControllers, when set, gives the controller URLs a broker is
 	// started with, from those it would have (its preferred one first).
@@ -163,7 +164,7 @@ func (c *cluster) startGroups(t *testing.T) {
 		g := &group{name: name, changed: make(chan struct{}), acks: filepath.Join(c.dir, name+"-acks.jsonl"),
 			protocol: brokersim.ProtocolREST, timeout: c.timeout}
 		if gi < len(c.protocols) && c.protocols[gi] == brokersim.ProtocolRocketMQ {
-			g.protocol, g.timeout = brokersim.ProtocolRocketMQ, rocketmqTimeout
+			g.protocol, g.timeout = brokersim.ProtocolRocketMQ, max(rocketmqTimeout, c.timeout)
 			if c.links == nil {
 				for _, u := range c.urls {
 					c.links = append(c.links, newLink(t, strings.TrimPrefix(u, "http://")))

@@ -32,7 +32,10 @@ import (
 //  3. its advertised address has answered a TCP connect from this replica
 //     before (learnt when it was held), so that a refusal means something;
 //  4. a TCP connect to that address now is refused: the host is up and
-//     nothing listens on the port, the process is gone. Answered: the
+//     nothing listens on the port, the process is gone. A connect that
+//     is not refused is tried twice more, 25 ms apart: a process killed
+//     a moment ago may still be closing its listener after its
+//     connections closed, and accept or reset a connect. Answered: the
 //     broker lives and is merely reconnecting. No answer (timeout,
 //     unreachable): nothing is known.
 //  5. its lease and heartbeat data are unchanged in etcd since the
@@ -65,8 +68,10 @@ type crashWatch struct {
 
 	mu        sync.Mutex
 	stopped   bool                 // no more goroutines start
-	holds     map[memberKey]int    // open connections (both protocols) of each broker
-	seq       map[memberKey]int    // holds taken of each held broker, to tell a new poll
+	holds     map[memberKey]int    // open connections (both protocols) of each broker, lingering polls included
+	lingering map[memberKey]int    // answered long polls still held, waiting for the broker's next one
+	gen       uint64               // counts every Hold
+	seq       map[memberKey]uint64 // gen at the newest Hold of each held broker, to tell a new poll
 	reachable map[memberKey]string // the address that answered a connect from this replica
 	learning  map[memberKey]bool   // a probe of the broker's address is under way
 	suspects  map[memberKey]bool   // a suspicion is being confirmed
@@ -98,7 +103,9 @@ const (
 
 // Bounds of a confirmation.
 const (
-	probeTimeout   = time.Second     // a connect that takes longer is no answer
+	probeTimeout   = time.Second // a connect that takes longer is no answer
+	probeAttempts  = 3           // connects of a confirmation, while one is not refused
+	probeRetry     = 25 * time.Millisecond
 	suspectTimeout = 5 * time.Second // the whole confirmation
 	learnAttempts  = 6               // probes of a held broker's address until one answers
 )
@@ -113,7 +120,7 @@ func newCrashWatch(obs CrashObserver) *crashWatch {
 		obs = noCrashObserver{}
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &crashWatch{obs: obs, ctx: ctx, stop: stop, holds: map[memberKey]int{}, seq: map[memberKey]int{}, reachable: map[memberKey]string{},
+	return &crashWatch{obs: obs, ctx: ctx, stop: stop, holds: map[memberKey]int{}, lingering: map[memberKey]int{}, seq: map[memberKey]uint64{}, reachable: map[memberKey]string{},
 		learning: map[memberKey]bool{}, suspects: map[memberKey]bool{}}
 }
 
@@ -145,7 +152,7 @@ const (
 
 // PollLinger is how long an answered long poll still holds its broker,
 // waiting for the next one (see EndAnswered).
-const PollLinger = 250 * time.Millisecond
+const PollLinger = 100 * time.Millisecond
 
 // Hold ties an open connection of broker id of group g to this replica,
 // as the signal of its crash (see crashWatch), and returns release, which
@@ -155,8 +162,13 @@ func (s *Service) Hold(g ledgerless.GroupKey, id int64) (release func(ConnEnd)) 
 	k := memberKey{g, id}
 	c := s.crash
 	c.mu.Lock()
-	c.holds[k]++
-	c.seq[k]++
+	// A new connection of the broker ends the holds of its answered polls
+	// at once: from now on this one carries the signal, so that losing it
+	// is a suspicion even within PollLinger of the last answer.
+	c.holds[k] += 1 - c.lingering[k]
+	delete(c.lingering, k)
+	c.gen++
+	c.seq[k] = c.gen
 	learn := c.reachable[k] == "" && !c.learning[k] && !c.stopped
 	if learn {
 		c.learning[k] = true
@@ -181,13 +193,22 @@ func (s *Service) Hold(g ledgerless.GroupKey, id int64) (release func(ConnEnd)) 
 				return
 			}
 			seq := c.seq[k]
+			c.lingering[k]++
 			c.wg.Add(1)
 			time.AfterFunc(PollLinger, func() {
 				defer c.wg.Done()
 				c.mu.Lock()
-				again := c.seq[k] != seq // the broker polled again
+				again := c.seq[k] != seq // the broker polled again: that Hold ended this one
+				if !again {
+					c.lingering[k]--
+					if c.lingering[k] == 0 {
+						delete(c.lingering, k)
+					}
+				}
 				c.mu.Unlock()
-				s.unhold(k, !again, at)
+				if !again {
+					s.unhold(k, true, at)
+				}
 			})
 		})
 	}
@@ -277,7 +298,7 @@ func (s *Service) learn(k memberKey) {
 		}
 		ctx, cancel := context.WithTimeout(c.ctx, suspectTimeout)
 		m, _, err := s.store.ReadMember(ctx, k.group, k.id)
-		if err == nil && probe(ctx, m.Broker.Address) == probeAnswered {
+		if err == nil && probeOnce(ctx, m.Broker.Address) == probeAnswered {
 			cancel()
 			c.mu.Lock()
 			c.reachable[k] = m.Broker.Address
@@ -299,7 +320,7 @@ func (s *Service) suspect(k memberKey, at time.Time) {
 	}()
 	ctx, cancel := context.WithTimeout(c.ctx, suspectTimeout)
 	defer cancel()
-	why, err := s.confirmCrash(ctx, k, at)
+	why, detail, err := s.confirmCrash(ctx, k, at)
 	d := s.now().Sub(at)
 	switch {
 	case err != nil:
@@ -307,7 +328,11 @@ func (s *Service) suspect(k memberKey, at time.Time) {
 		s.log.Warn("crash suspicion: could not confirm; the lease TTL applies", "group", k.group.String(), "broker", k.id, "err", err)
 	case why != "":
 		c.obs.CrashSuspicionEnded(CrashDismissed, why, d)
-		s.log.Info("crash suspicion dismissed", "group", k.group.String(), "broker", k.id, "why", why, "after", d)
+		args := []any{"group", k.group.String(), "broker", k.id, "why", why, "after", d}
+		if detail != nil {
+			args = append(args, "probe", detail.Error())
+		}
+		s.log.Info("crash suspicion dismissed", args...)
 	default:
 		c.obs.CrashSuspicionEnded(CrashConfirmed, "", d)
 		s.log.Warn("broker crashed: its connection closed and its address refuses connections; lease ended",
@@ -317,47 +342,51 @@ func (s *Service) suspect(k memberKey, at time.Time) {
 
 // confirmCrash runs the confirmation of crashWatch's rule and, when it
 // holds, ends the broker's lease. It returns why the suspicion was
-// dismissed, "" when it was confirmed.
-func (s *Service) confirmCrash(ctx context.Context, k memberKey, at time.Time) (why string, err error) {
+// dismissed, "" when it was confirmed, and what a probe that found no
+// answer met.
+func (s *Service) confirmCrash(ctx context.Context, k memberKey, at time.Time) (why string, detail, err error) {
+	if s.crash.held(k) > 0 { // a poll that came late, at no cost to etcd
+		return dismissedReconnected, nil, nil
+	}
 	first, err := s.store.ReadGroup(ctx, k.group)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	b, ok := first.Group.Broker(k.id)
 	switch {
 	case !ok || !b.Alive:
-		return dismissedNotAlive, nil
+		return dismissedNotAlive, nil, nil
 	case s.crash.held(k) > 0:
-		return dismissedReconnected, nil
+		return dismissedReconnected, nil, nil
 	case !s.crash.trusted(k, b.Address):
-		return dismissedUntrusted, nil
+		return dismissedUntrusted, nil, nil
 	}
-	switch probe(ctx, b.Address) {
+	switch res, detail := probeSettled(ctx, b.Address, func() bool { return s.crash.held(k) > 0 }); res {
 	case probeAnswered:
-		return dismissedAnswered, nil
+		return dismissedAnswered, nil, nil
 	case probeUnknown:
-		return dismissedUnreachable, nil
+		return dismissedUnreachable, detail, nil
 	}
 	snap := first
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if attempt > 0 {
 			if snap, err = s.store.ReadGroup(ctx, k.group); err != nil {
-				return "", err
+				return "", nil, err
 			}
 		}
 		if snap.Renewed(k.id, first) {
-			return dismissedRenewed, nil
+			return dismissedRenewed, nil, nil
 		}
 		if s.crash.held(k) > 0 {
-			return dismissedReconnected, nil
+			return dismissedReconnected, nil, nil
 		}
 		err := s.endCrashed(ctx, snap, k.id, at)
 		if isConflict(err) {
 			continue
 		}
-		return "", err
+		return "", nil, err
 	}
-	return "", conflict("end crashed broker's lease")
+	return "", nil, conflict("end crashed broker's lease")
 }
 
 // trusted reports whether addr answered a connect from this replica since
@@ -410,8 +439,36 @@ const (
 	probeRefused                     // the host refused: nothing listens on the port
 )
 
-// probe connects to addr and closes the connection at once.
-func probe(ctx context.Context, addr string) probeResult {
+// probeOnce connects to addr and closes the connection at once.
+func probeOnce(ctx context.Context, addr string) probeResult {
+	res, _ := probe(ctx, addr)
+	return res
+}
+
+// probeSettled probes addr, again a few times at short intervals while
+// the answer is not a refusal and came fast: a process killed a moment
+// ago may still be closing its listener (which then accepts, or resets
+// the connect) after its connections closed. It returns the last result,
+// with what the last unknown one met. A broker that reconnects meanwhile
+// ends the probing (reconnected says so).
+func probeSettled(ctx context.Context, addr string, reconnected func() bool) (probeResult, error) {
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		res, err := probe(ctx, addr)
+		if res == probeRefused || attempt == probeAttempts || time.Since(start) >= probeTimeout || reconnected() {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(probeRetry):
+		}
+	}
+}
+
+// probe connects to addr and closes the connection at once; it returns
+// the connect's error when the result is probeUnknown.
+func probe(ctx context.Context, addr string) (probeResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -419,9 +476,9 @@ func probe(ctx context.Context, addr string) probeResult {
 	switch {
 	case err == nil:
 		_ = conn.Close()
-		return probeAnswered
+		return probeAnswered, nil
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return probeRefused
+		return probeRefused, nil
 	}
-	return probeUnknown
+	return probeUnknown, err
 }

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,7 +13,10 @@ import (
 )
 
 // brokerPort is a broker's listening port: a live process.
-type brokerPort struct{ ln net.Listener }
+type brokerPort struct {
+	ln    net.Listener
+	dying atomic.Bool // the next connection accepted is the last
+}
 
 func listenBroker(t *testing.T) *brokerPort {
 	t.Helper()
@@ -21,6 +25,7 @@ func listenBroker(t *testing.T) *brokerPort {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ln.Close() })
+	p := &brokerPort{ln: ln}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -28,9 +33,12 @@ func listenBroker(t *testing.T) *brokerPort {
 				return
 			}
 			_ = c.Close()
+			if p.dying.Load() {
+				_ = ln.Close()
+			}
 		}
 	}()
-	return &brokerPort{ln: ln}
+	return p
 }
 
 func (p *brokerPort) addr() string { return p.ln.Addr().String() }
@@ -212,6 +220,42 @@ func TestCrashBetweenPolls(t *testing.T) {
 	release := hold(t, rs[0], g, 1)
 	m.die()
 	release(service.EndAnswered)
+	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
+		t.Fatalf("suspicion %v, want confirmed", got)
+	}
+	assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
+}
+
+// TestCrashRightAfterAnAnswer: the master polls again at once after an
+// answer and dies while the answered poll still lingers: the loss of the
+// new poll is the suspicion, at once, not swallowed by the linger.
+func TestCrashRightAfterAnAnswer(t *testing.T) {
+	rs, obs := crashReplicas(t, 1)
+	g := key("g")
+	m, s := listenBroker(t), listenBroker(t)
+	crashPair(t, rs[0], g, m.addr(), s.addr())
+	answered := hold(t, rs[0], g, 1)
+	answered(service.EndAnswered)
+	next := rs[0].Hold(g, 1)
+	m.die()
+	next(service.EndLost)
+	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
+		t.Fatalf("suspicion %v, want confirmed", got)
+	}
+	assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
+}
+
+// TestCrashWhileListenerCloses: the master's connection closes while its
+// dying process still accepts one more connect on its port: the probe
+// that follows is refused, and the crash is confirmed.
+func TestCrashWhileListenerCloses(t *testing.T) {
+	rs, obs := crashReplicas(t, 1)
+	g := key("g")
+	m, s := listenBroker(t), listenBroker(t)
+	crashPair(t, rs[0], g, m.addr(), s.addr())
+	release := hold(t, rs[0], g, 1)
+	m.dying.Store(true)
+	release(service.EndLost)
 	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
 		t.Fatalf("suspicion %v, want confirmed", got)
 	}
