@@ -161,7 +161,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Env.Elapsed = time.Since(r.t0)
+	rep.Env.Elapsed, rep.Env.LoadAfter = time.Since(r.t0), loadAverage()
 	if cfg.Micro != "" {
 		b, err := os.ReadFile(cfg.Micro)
 		if err != nil {

@@ -18,7 +18,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	p("# Benchmarks\n\n")
 	p("Measured by `ledgerless bench` (`make bench`) on %s: %d CPUs%s, %s, %s, etcd %s (embedded). ",
 		e.Date.Format("2006-01-02"), e.CPUs, paren(e.CPUModel), e.OS, e.GoVersion, e.EtcdVersion)
-	p("The run took %s:\n\n```sh\n%s\n```\n\n", e.Elapsed.Round(time.Second), e.Command)
+	p("The run took %s%s:\n\n```sh\n%s\n```\n\n", e.Elapsed.Round(time.Second), e.load(), e.Command)
 	p("The controller runs as a child `ledgerless serve` process with its embedded etcd, as in production; " +
 		"the load generator (HTTP/1.1 keep-alive clients, like brokers) and the raw etcd client run in the bench " +
 		"process against the same etcd. Every figure comes from this one run: compare the ratios, which set " +
@@ -51,7 +51,8 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 // measuredBy is the line a section of a partial run starts with.
 func (rep *Report) measuredBy(w io.Writer) {
 	if rep.Env.Partial {
-		fmt.Fprintf(w, "*Measured on %s by `%s` (%d CPUs%s).*\n\n", rep.Env.Date.Format("2006-01-02"), rep.Env.Command, rep.Env.CPUs, paren(rep.Env.CPUModel))
+		fmt.Fprintf(w, "*Measured on %s by `%s` (%d CPUs%s%s).*\n\n", rep.Env.Date.Format("2006-01-02"), rep.Env.Command,
+			rep.Env.CPUs, paren(rep.Env.CPUModel), rep.Env.load())
 	}
 }
 
@@ -199,4 +200,12 @@ func (rep *Report) writeDesign(w io.Writer) {
 			"prefix, which no controller watches (%.3f watch events per heartbeat).\n\n",
 			count(float64(c.Brokers)), c.Concurrency, c.Runs[0].Cost.Txns, 1/c.Runs[0].Cost.Txns, c.Runs[1].Cost.Txns, c.Runs[0].Cost.Events)
 	}
+}
+
+// load says what the machine's load average was, when known.
+func (e Env) load() string {
+	if e.LoadBefore == "" || e.LoadAfter == "" {
+		return ""
+	}
+	return fmt.Sprintf(", load average %s at the start and %s at the end", e.LoadBefore, e.LoadAfter)
 }

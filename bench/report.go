@@ -26,12 +26,29 @@ type Env struct {
 	QuotaBytes  float64       // etcd's backend quota
 	Steady      time.Duration // of the memory run and today's baseline
 	Partial     bool          // only some phases ran (--phases)
+	// LoadBefore and LoadAfter are the machine's 1-minute load average
+	// when the run started and ended ("" where unknown): what else it
+	// was doing, which the absolute figures depend on.
+	LoadBefore, LoadAfter string
+}
+
+// loadAverage is the 1-minute load average from /proc/loadavg, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 func (r *runner) env(ctx context.Context) (Env, error) {
 	e := Env{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), OS: runtime.GOOS + "/" + runtime.GOARCH,
 		GoVersion: runtime.Version(), Date: time.Now().UTC(), Command: r.cfg.Command, Rounds: r.cfg.Rounds, Steady: r.cfg.Steady,
-		Partial: len(r.cfg.Phases) > 0}
+		Partial: len(r.cfg.Phases) > 0, LoadBefore: loadAverage()}
 	st, err := r.raw.status(ctx)
 	if err != nil {
 		return e, fmt.Errorf("etcd status: %w", err)
