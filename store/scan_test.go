@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
 // Scan lists the groups without a live master with their state and the
@@ -40,5 +41,32 @@ func testScan(t *testing.T, open opener) {
 	}
 	if scan.AliveBrokers != 0 || len(scan.WithoutLiveMaster) != 1 || len(scan.WithoutLiveMaster[0].Alive) != 0 {
 		t.Errorf("after the lease's loss: %+v", scan)
+	}
+}
+
+// The runtime configuration is decoded once per write and then served
+// from the cache: every read sees the latest write, and a caller that
+// changes what it was given changes nobody else's copy.
+func TestConfigReadsSeeEveryWrite(t *testing.T) {
+	s := storetest.Open(t, storetest.Prefix(t))
+	cfg := ledgerless.DefaultRuntimeConfig()
+	cfg.PausedGroups = []string{"c/a", "c/b"}
+	if err := s.WriteConfig(ctxT(t), cfg, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, rev, err := s.ReadConfig(ctxT(t))
+	if err != nil || !slices.Equal(got.PausedGroups, cfg.PausedGroups) {
+		t.Fatalf("read %+v, %v; want %v", got, err, cfg.PausedGroups)
+	}
+	got.PausedGroups[0] = "c/changed"
+	if again, _, _ := s.ReadConfig(ctxT(t)); again.PausedGroups[0] != "c/a" {
+		t.Errorf("a caller's change reached the cache: %v", again.PausedGroups)
+	}
+	cfg.PausedGroups = []string{"c/z"}
+	if err := s.WriteConfig(ctxT(t), cfg, rev); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err = s.ReadConfig(ctxT(t)); err != nil || !slices.Equal(got.PausedGroups, []string{"c/z"}) {
+		t.Errorf("after a write: %+v, %v", got, err)
 	}
 }

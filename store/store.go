@@ -41,6 +41,8 @@ type Store struct {
 	tracer    trace.Tracer    // nil: tracing off
 	obs       RequestObserver // nil: requests are not timed
 
+	cfg configCache // the runtime configuration last decoded
+
 	beats  chan *beat    // heartbeats waiting to be committed
 	closed chan struct{} // closed by Close
 	close  sync.Once
