@@ -46,11 +46,17 @@ var Conditions = []Condition{
 	// 2005 (invalid request) is the nearest a broker understands.
 	{ErrTooManyBrokers, "TOO_MANY_BROKERS", RocketMQInvalidRequest},
 	{ErrTooManyLongPolls, "TOO_MANY_LONG_POLLS", RocketMQSystemBusy},
+	// Only REST writes conditionally; RocketMQ's nearest is 2005.
+	{ErrPreconditionFailed, "PRECONDITION_FAILED", RocketMQInvalidRequest},
 	{ErrUnauthenticated, "UNAUTHORIZED", RocketMQNoPermission},
 	{ErrForbidden, "FORBIDDEN", RocketMQNoPermission},
-	{ErrUnavailable, "UNAVAILABLE", RocketMQSystemError},
-	{context.DeadlineExceeded, "UNAVAILABLE", RocketMQSystemError},
-	{context.Canceled, "UNAVAILABLE", RocketMQSystemError},
+	// etcd cannot answer now (a leader change, an outage, a replica
+	// shutting down): SYSTEM_BUSY, as a stock controller answers while it
+	// cannot serve, so that the broker tries again; SYSTEM_ERROR is for
+	// what trying again will not fix.
+	{ErrUnavailable, "UNAVAILABLE", RocketMQSystemBusy},
+	{context.DeadlineExceeded, "UNAVAILABLE", RocketMQSystemBusy},
+	{context.Canceled, "UNAVAILABLE", RocketMQSystemBusy},
 }
 
 // ConditionOf returns the first condition of the table that err is, and

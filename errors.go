@@ -20,6 +20,9 @@ var (
 	ErrAlterSyncStateSetFailed  = errors.New("alter sync state set failed")
 	ErrBrokerIDInvalid          = errors.New("broker id invalid")
 	ErrUnavailable              = errors.New("etcd unavailable")
+	// ErrPreconditionFailed: a write conditional on a version of what it
+	// changes (REST's If-Match) found another version.
+	ErrPreconditionFailed = errors.New("precondition failed")
 )
 
 // Limits a replica enforces so that no client can make it hold without

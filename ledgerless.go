@@ -201,6 +201,16 @@ const (
 	ReasonImported    = "imported"        // the group was imported from another controller
 )
 
+// ElectionReasons returns the reasons an election by a replica records;
+// restores and imports change epochs without one.
+func ElectionReasons() []string {
+	return []string{ReasonFirstMaster, ReasonMasterLost, ReasonResigned, ReasonCrashed, ReasonNoMaster, ReasonAdmin}
+}
+
+// FailoverReasons returns the reasons of the elections that replace a
+// master whose lease went away, the ones a failover is timed for.
+func FailoverReasons() []string { return []string{ReasonMasterLost, ReasonResigned, ReasonCrashed} }
+
 // HistoryEntry records one masterEpoch change of a group.
 type HistoryEntry struct {
 	MasterEpoch       int64

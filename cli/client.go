@@ -43,6 +43,12 @@ func (c *apiClient) call(ctx context.Context, method, path string, body, out any
 	return a, c.classified(err)
 }
 
+// callWith is call with the request headers of header added.
+func (c *apiClient) callWith(ctx context.Context, method, path string, header http.Header, body, out any) (*client.Answer, error) {
+	a, err := c.t.CallWith(ctx, method, path, header, body, out)
+	return a, c.classified(err)
+}
+
 // get reads path into out; it returns the answer for its raw body and
 // headers.
 func (c *apiClient) get(ctx context.Context, path string, out any) (*client.Answer, error) {

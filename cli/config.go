@@ -176,8 +176,17 @@ printed.`,
 
 // patchConfig sends a merge patch; it returns the resulting configuration.
 func patchConfig(ctx context.Context, s *session, patch map[string]any) (*client.Answer, *runtimeConfig, error) {
+	return patchConfigIf(ctx, s, "", patch)
+}
+
+// patchConfigIf is patchConfig with If-Match: etag (none when empty).
+func patchConfigIf(ctx context.Context, s *session, etag string, patch map[string]any) (*client.Answer, *runtimeConfig, error) {
+	var header http.Header
+	if etag != "" {
+		header = http.Header{"If-Match": {etag}}
+	}
 	var c runtimeConfig
-	ans, err := s.client.call(ctx, http.MethodPatch, "/v1/config", patch, &c)
+	ans, err := s.client.callWith(ctx, http.MethodPatch, "/v1/config", header, patch, &c)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -80,42 +81,57 @@ func setPaused(ctx context.Context, s *session, pause bool) error {
 	return printConfig(s, ans, c)
 }
 
-// pauseGroup adds name to pausedGroups (pause) or takes it out. The
-// configuration is read and then patched: the API has no compare-and-swap
-// for it, so a concurrent change of pausedGroups in between is lost.
+// pauseGroup adds name to pausedGroups (pause) or takes it out: it reads
+// the configuration, changes the list and writes it with If-Match, so that
+// the write applies only to the configuration read; when another change
+// came first (412), it reads again. Two operators pausing two groups at
+// once both get their pause.
 func pauseGroup(ctx context.Context, s *session, name string, pause bool) error {
-	var c runtimeConfig
-	ans, err := s.client.get(ctx, "/v1/config", &c)
-	if err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		var c runtimeConfig
+		ans, err := s.client.get(ctx, "/v1/config", &c)
+		if err != nil {
+			return err
+		}
+		i := slices.Index(c.PausedGroups, name)
+		if pause == (i >= 0) {
+			s.out.message("%s is already %s.", name, pausedWord(pause))
+			stillPaused(s, pause, &c)
+			return printConfig(s, ans, &c)
+		}
+		groups := slices.Clone(c.PausedGroups)
+		if pause {
+			groups = append(groups, name)
+		} else {
+			groups = slices.Delete(groups, i, i+1)
+		}
+		if groups == nil {
+			groups = []string{}
+		}
+		tag := ans.Header.Get("ETag")
+		if tag == "" {
+			return &Error{Class: Unavailable, Err: errors.New("GET /v1/config: the answer has no ETag to patch it with")}
+		}
+		ans, next, err := patchConfigIf(ctx, s, tag, map[string]any{"pausedGroups": groups})
+		if errors.Is(err, ledgerless.ErrPreconditionFailed) && attempt < maxPatchAttempts {
+			continue // changed since read: read it again
+		}
+		if err != nil {
+			return err
+		}
+		if pause {
+			s.out.message("Paused automatic elections of %s.", name)
+		} else {
+			s.out.message("Resumed automatic elections of %s.", name)
+		}
+		stillPaused(s, pause, next)
+		return printConfig(s, ans, next)
 	}
-	i := slices.Index(c.PausedGroups, name)
-	if pause == (i >= 0) {
-		s.out.message("%s is already %s.", name, pausedWord(pause))
-		stillPaused(s, pause, &c)
-		return printConfig(s, ans, &c)
-	}
-	groups := slices.Clone(c.PausedGroups)
-	if pause {
-		groups = append(groups, name)
-	} else {
-		groups = slices.Delete(groups, i, i+1)
-	}
-	if groups == nil {
-		groups = []string{}
-	}
-	ans, next, err := patchConfig(ctx, s, map[string]any{"pausedGroups": groups})
-	if err != nil {
-		return err
-	}
-	if pause {
-		s.out.message("Paused automatic elections of %s.", name)
-	} else {
-		s.out.message("Resumed automatic elections of %s.", name)
-	}
-	stillPaused(s, pause, next)
-	return printConfig(s, ans, next)
 }
+
+// maxPatchAttempts bounds the reads and conditional writes of one change
+// of the configuration that others keep changing.
+const maxPatchAttempts = 10
 
 // stillPaused tells whoever resumes a group that the global pause still
 // covers it.

@@ -74,6 +74,7 @@ var codes = map[string]error{
 	"TOO_MANY_LONG_POLLS":           ledgerless.ErrTooManyLongPolls,
 	"UNAUTHORIZED":                  ledgerless.ErrUnauthenticated,
 	"FORBIDDEN":                     ledgerless.ErrForbidden,
+	"PRECONDITION_FAILED":           ledgerless.ErrPreconditionFailed,
 }
 
 // problemOf reads the problem detail of an error answer; an answer that is

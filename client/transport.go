@@ -169,6 +169,12 @@ func (a *Answer) Index() (int64, error) {
 // cannot be reached gives the HTTP client's error. The trace context of
 // ctx goes along as W3C traceparent and baggage headers.
 func (t *Transport) Do(ctx context.Context, method, path string, body any) (*Answer, error) {
+	return t.DoWith(ctx, method, path, nil, body)
+}
+
+// DoWith is Do with the request headers of header added, such as an
+// If-Match.
+func (t *Transport) DoWith(ctx context.Context, method, path string, header http.Header, body any) (*Answer, error) {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -176,11 +182,11 @@ func (t *Transport) Do(ctx context.Context, method, path string, body any) (*Ans
 			return nil, fmt.Errorf("encode request: %w", err)
 		}
 	}
-	a, err := t.send(ctx, method, path, payload)
+	a, err := t.send(ctx, method, path, header, payload)
 	if p := (*Problem)(nil); errors.As(err, &p) && p.Status == http.StatusUnauthorized && t.reloadToken() {
 		// Refused before anything happened: the same request again, with
 		// the token the file holds now.
-		return t.send(ctx, method, path, payload)
+		return t.send(ctx, method, path, header, payload)
 	}
 	return a, err
 }
@@ -200,13 +206,13 @@ func (t *Transport) reloadToken() bool {
 }
 
 // send is Do with an encoded body.
-func (t *Transport) send(ctx context.Context, method, path string, payload []byte) (*Answer, error) {
+func (t *Transport) send(ctx context.Context, method, path string, header http.Header, payload []byte) (*Answer, error) {
 	var failures []error
 	var lines []string
 	start := int(t.preferred.Load())
 	for k := range t.bases {
 		i := (start + k) % len(t.bases)
-		a, next, err := t.attempt(ctx, method, t.bases[i]+path, payload)
+		a, next, err := t.attempt(ctx, method, t.bases[i]+path, header, payload)
 		switch {
 		case err == nil:
 			t.preferred.Store(int64(i))
@@ -233,7 +239,12 @@ func (t *Transport) send(ctx context.Context, method, path string, payload []byt
 // Call sends a request like Do and decodes a JSON answer into out unless
 // out is nil.
 func (t *Transport) Call(ctx context.Context, method, path string, body, out any) (*Answer, error) {
-	a, err := t.Do(ctx, method, path, body)
+	return t.CallWith(ctx, method, path, nil, body, out)
+}
+
+// CallWith is Call with the request headers of header added.
+func (t *Transport) CallWith(ctx context.Context, method, path string, header http.Header, body, out any) (*Answer, error) {
+	a, err := t.DoWith(ctx, method, path, header, body)
 	if err != nil || out == nil {
 		return a, err
 	}
@@ -254,7 +265,7 @@ func describe(base string, err error) string {
 
 // attempt sends one request. next says that it failed in a way that lets
 // the next controller be tried.
-func (t *Transport) attempt(ctx context.Context, method, target string, payload []byte) (_ *Answer, next bool, _ error) {
+func (t *Transport) attempt(ctx context.Context, method, target string, header http.Header, payload []byte) (_ *Answer, next bool, _ error) {
 	parent := ctx
 	if limit := t.answerTimeout; limit > 0 && method != http.MethodPost && len(t.bases) > 1 {
 		limit += pollWait(ctx)
@@ -265,6 +276,11 @@ func (t *Transport) attempt(ctx context.Context, method, target string, payload 
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(payload))
 	if err != nil {
 		return nil, false, fmt.Errorf("request %s %s: %w", method, target, err)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	if payload != nil {
 		req.Header.Set("Content-Type", contentType(method))

@@ -114,22 +114,8 @@ func startClusterWith(t *testing.T, opts func(*cluster)) *cluster {
 	t.Helper()
 	c := &cluster{name: "e2e", dir: t.TempDir(), rec: newRecorder(), started: time.Now(),
 		protocols: []string{brokersim.ProtocolREST, brokersim.ProtocolRocketMQ}}
-	var peers, clients, initial []string
-	for i := range 3 {
-		peers, clients = append(peers, "http://"+freeAddr(t)), append(clients, "http://"+freeAddr(t))
-		initial = append(initial, fmt.Sprintf("e%d=%s", i+1, peers[i]))
-	}
-	for i := range 3 {
-		name := fmt.Sprintf("e%d", i+1)
-		c.etcd = append(c.etcd, &etcdMember{name: name, clientURL: clients[i], process: newProcess(t, c.dir, "etcd-"+name, etcdBinary,
-			"--name", name, "--data-dir", filepath.Join(c.dir, name), "--listen-client-urls", clients[i],
-			"--advertise-client-urls", clients[i], "--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
-			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
-			"--initial-cluster-token", "e2e", "--log-level", "error", "--unsafe-no-fsync")})
-	}
-	for _, m := range c.etcd {
-		m.waitHealthy(t)
-	}
+	var clients []string
+	c.etcd, clients = startEtcdCluster(t, c.dir)
 	for i := range 3 {
 		listen := freeAddr(t)
 		c.urls = append(c.urls, "http://"+listen)
@@ -206,6 +192,31 @@ func (c *cluster) startGroups(t *testing.T) {
 		g.waitView(t, "every broker alive and in the SyncStateSet", 60*time.Second, fullSet)
 		waitFor(t, "acknowledged writes", 30*time.Second, func() bool { return len(g.readAcks(t)) > 0 })
 	}
+}
+
+// startEtcdCluster starts a 3-member etcd cluster with its data in dir, waits
+// until every member is healthy, and returns the members and their client
+// URLs.
+func startEtcdCluster(t *testing.T, dir string) ([]*etcdMember, []string) {
+	t.Helper()
+	var peers, clients, initial []string
+	for i := range 3 {
+		peers, clients = append(peers, "http://"+freeAddr(t)), append(clients, "http://"+freeAddr(t))
+		initial = append(initial, fmt.Sprintf("e%d=%s", i+1, peers[i]))
+	}
+	var members []*etcdMember
+	for i := range 3 {
+		name := fmt.Sprintf("e%d", i+1)
+		members = append(members, &etcdMember{name: name, clientURL: clients[i], process: newProcess(t, dir, "etcd-"+name, etcdBinary,
+			"--name", name, "--data-dir", filepath.Join(dir, name), "--listen-client-urls", clients[i],
+			"--advertise-client-urls", clients[i], "--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
+			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
+			"--initial-cluster-token", "e2e", "--log-level", "error", "--unsafe-no-fsync")})
+	}
+	for _, m := range members {
+		m.waitHealthy(t)
+	}
+	return members, clients
 }
 
 // waitHealthy waits until the etcd member answers its health check.

@@ -81,8 +81,9 @@ func (c *cluster) electedAt(t *testing.T, g *group, masterEpoch int64) time.Time
 // heartbeat timeout plus 1 s, the producer goes on, and the old master,
 // restarted on its data, rejoins as a slave having truncated only what
 // was not acknowledged. Then SIGTERM of the master: a REST master
-// resigns and is replaced at once; a stock broker does not resign, and
-// is replaced within the heartbeat timeout plus 1 s.
+// resigns and is replaced at once, recorded as master-resigned; a stock
+// broker does not resign, and is replaced within the heartbeat timeout
+// plus 1 s.
 func TestKillMaster(t *testing.T) {
 	c := startCluster(t)
 	for _, g := range c.groups {
@@ -120,10 +121,15 @@ func (c *cluster) killMaster(t *testing.T, g *group) {
 		t.Fatal(err)
 	}
 	exited := time.Since(stopped)
-	_, seen = g.waitView(t, "a new master", 30*time.Second, func(v *client.Group) bool {
+	resigned, seen := g.waitView(t, "a new master", 30*time.Second, func(v *client.Group) bool {
 		return v.MasterEpoch > before.MasterEpoch && v.MasterBrokerID != nil
 	})
 	t.Logf("SIGTERM of the master: exit after %s, new master seen after %s", exited, seen.Sub(stopped))
+	// Whichever of the three replicas commits the successor, the history
+	// tells a clean shutdown from a crash.
+	if reason := c.reasonOf(t, g, resigned.MasterEpoch); g.protocol == brokersim.ProtocolREST && reason != ledgerless.ReasonResigned {
+		t.Errorf("SIGTERM of a REST master recorded as %s, want %s", reason, ledgerless.ReasonResigned)
+	}
 	switch {
 	case g.protocol == brokersim.ProtocolREST && seen.Sub(stopped) >= g.timeout:
 		t.Errorf("new master %s after SIGTERM: the master did not resign", seen.Sub(stopped))

@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// proxy is a TCP relay between brokers and one controller replica, on
-// which a test breaks the link: cut closes every connection (both sides
-// see them close), retarget sends new connections to another replica,
-// freeze stops every byte both ways with every connection left open, as
-// a silent network failure does.
+// proxy is a TCP relay between brokers and one controller replica (or a
+// replica and etcd), on which a test breaks the link: cut closes every
+// connection (both sides see them close), retarget sends new connections
+// to another replica, freeze stops every byte both ways with every
+// connection left open, as a silent network failure does, until thaw.
 type proxy struct {
 	ln net.Listener
 
@@ -140,7 +140,18 @@ func (p *proxy) targetNow() string {
 	return p.target
 }
 
-// freeze stops the link silently until cut.
+// thaw ends a freeze with every connection as it was: the bytes held
+// flow on, as after a silent network failure heals.
+func (p *proxy) thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen {
+		p.frozen = false
+		close(p.thawed)
+	}
+}
+
+// freeze stops the link silently until thaw or cut.
 func (p *proxy) freeze() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

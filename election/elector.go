@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/internal/ratelog"
 	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/tracing"
 )
@@ -66,7 +67,14 @@ type Elector struct {
 	pending map[ledgerless.GroupKey][]Cause // checks asked for, not started
 	running map[ledgerless.GroupKey]bool    // automatic elections under way
 	wake    chan struct{}
+	// failures limits the warnings of failed reconciles and automatic
+	// elections, which an etcd outage makes every second, to one per
+	// kind (the reconcile, or a group's election) and failureLogInterval.
+	failures *ratelog.Limiter
 }
+
+// failureLogInterval is how often a failure of one kind is logged.
+const failureLogInterval = 10 * time.Second
 
 // NewElector returns an Elector; Run starts its automatic elections.
 func NewElector(opts Options) *Elector {
@@ -89,7 +97,8 @@ func NewElector(opts Options) *Elector {
 		opts.Observer = noObserver{}
 	}
 	return &Elector{opts: opts, tracer: tracing.Tracer(opts.TracerProvider),
-		pending: map[ledgerless.GroupKey][]Cause{}, running: map[ledgerless.GroupKey]bool{}, wake: make(chan struct{}, 1)}
+		pending: map[ledgerless.GroupKey][]Cause{}, running: map[ledgerless.GroupKey]bool{}, wake: make(chan struct{}, 1),
+		failures: ratelog.New(failureLogInterval, opts.Now)}
 }
 
 // Elect reads group g, decides, and commits the decision in one
@@ -199,7 +208,9 @@ func (e *Elector) Run(ctx context.Context) error {
 				ectx, cancel := context.WithTimeout(ctx, e.opts.ElectionTimeout)
 				defer cancel()
 				if _, err := e.Elect(ectx, job.group, Automatic, 0, job.causes...); err != nil && ctx.Err() == nil {
-					e.opts.Logger.Warn("automatic election", "group", job.group.String(), "err", err)
+					if suppressed, ok := e.failures.Allow("election " + job.group.String()); ok {
+						e.opts.Logger.Warn("automatic election", "group", job.group.String(), "err", err, "suppressed", suppressed)
+					}
 				}
 			})
 		}
@@ -277,7 +288,9 @@ func (e *Elector) reconcile(ctx context.Context) {
 	scan, err := e.opts.Store.Scan(ctx)
 	if err != nil {
 		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			e.opts.Logger.Warn("reconcile", "err", err)
+			if suppressed, ok := e.failures.Allow("reconcile"); ok {
+				e.opts.Logger.Warn("reconcile", "err", err, "suppressed", suppressed)
+			}
 		}
 		return
 	}

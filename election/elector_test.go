@@ -2,7 +2,6 @@ package election_test
 
 import (
 	"context"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
-
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 // masterLost writes group g with master 1, whose lease is gone, and
 // broker 2 alive in the SyncStateSet: an election is due.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -12,18 +14,28 @@ import (
 	"github.com/ledgerless/ledgerless"
 )
 
+// The runtime configuration's ETag is its etcd revision ("0" while the
+// defaults apply). A PATCH with If-Match applies only to that revision:
+// read, modify, write with If-Match, and on 412 read again, so that two
+// operators changing it at once lose neither change.
+
 func (h *Handler) config(c *gin.Context) {
-	cfg, err := h.svc.Config(c.Request.Context())
+	cfg, rev, err := h.svc.ConfigRevision(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
+	c.Header("ETag", etag(rev))
 	writeJSON(c, http.StatusOK, toRuntimeConfig(cfg))
 }
 
 // patchConfig applies an RFC 7396 JSON merge patch to the runtime
 // configuration: a member sets that field, null resets it to its default.
 func (h *Handler) patchConfig(c *gin.Context) {
+	revisions, ok := ifMatch(c)
+	if !ok {
+		return
+	}
 	var patch map[string]json.RawMessage
 	if !decode(c, &patch) {
 		return
@@ -37,12 +49,46 @@ func (h *Handler) patchConfig(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	cfg, err := h.svc.PatchConfig(c.Request.Context(), apply)
+	cfg, rev, err := h.svc.PatchConfigAt(c.Request.Context(), revisions, apply)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
+	c.Header("ETag", etag(rev))
 	writeJSON(c, http.StatusOK, toRuntimeConfig(cfg))
+}
+
+// etag is the entity tag of a revision: a strong one, quoted.
+func etag(rev int64) string { return `"` + strconv.FormatInt(rev, 10) + `"` }
+
+// ifMatch reads an If-Match header into the revisions it names; nil
+// without one, or for "*" (the configuration always exists). A header
+// that names no revision of ours cannot match, and answers 412 later; one
+// that is not a list of entity tags is answered 400 here.
+func ifMatch(c *gin.Context) ([]int64, bool) {
+	values := c.Request.Header.Values("If-Match")
+	if len(values) == 0 {
+		return nil, true
+	}
+	revisions := []int64{}
+	for _, v := range values {
+		for tag := range strings.SplitSeq(v, ",") {
+			tag = strings.TrimSpace(tag)
+			switch {
+			case tag == "*":
+				return nil, true
+			case strings.HasPrefix(tag, "W/"):
+				continue // weak tags never match (RFC 9110, 13.1.1)
+			case len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' || strings.Contains(tag[1:len(tag)-1], `"`):
+				invalid(c, http.StatusBadRequest, fmt.Sprintf("If-Match: %q is not an entity tag", tag))
+				return nil, false
+			}
+			if rev, err := strconv.ParseInt(tag[1:len(tag)-1], 10, 64); err == nil && rev >= 0 {
+				revisions = append(revisions, rev)
+			}
+		}
+	}
+	return revisions, true
 }
 
 // configPatch checks every member of a merge patch and returns the function

@@ -12,11 +12,9 @@ import (
 	"github.com/ledgerless/ledgerless/service"
 )
 
-// History page sizes.
-const (
-	defaultHistoryLimit = 50
-	maxHistoryLimit     = 1000
-)
+// defaultHistoryLimit is the page size of a history request without a
+// limit; service.MaxHistoryLimit is the largest.
+const defaultHistoryLimit = 50
 
 type alterRequest struct {
 	MasterBrokerID    *int64  `json:"masterBrokerId"`
@@ -157,7 +155,7 @@ func (h *Handler) history(c *gin.Context) {
 		name string
 		v    *int64
 		max  int64
-	}{{"limit", &limit, maxHistoryLimit}, {"before", &before, 1<<63 - 1}} {
+	}{{"limit", &limit, service.MaxHistoryLimit}, {"before", &before, 1<<63 - 1}} {
 		s, present := c.GetQuery(q.name)
 		if !present {
 			continue

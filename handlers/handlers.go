@@ -18,6 +18,7 @@ import (
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/auth"
+	"github.com/ledgerless/ledgerless/internal/ratelog"
 	"github.com/ledgerless/ledgerless/service"
 )
 
@@ -33,13 +34,16 @@ type Handler struct {
 	log     *slog.Logger
 	metrics Metrics
 	auth    *auth.Authenticator // nil: every caller may do everything
+	// failures limits the "request failed" lines to one per kind and
+	// failureLogInterval.
+	failures *ratelog.Limiter
 }
 
 // New returns the API's http.Handler for svc. With a tracer provider
 // (nil: tracing off) every request but probes and scrapes is a server span.
 func New(svc *service.Service, log *slog.Logger, metrics Metrics, tp trace.TracerProvider, opts ...Option) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	h := &Handler{svc: svc, log: log, metrics: metrics}
+	h := &Handler{svc: svc, log: log, metrics: metrics, failures: ratelog.New(failureLogInterval, nil)}
 	for _, o := range opts {
 		o(h)
 	}

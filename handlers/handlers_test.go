@@ -40,9 +40,10 @@ type replicaOptions struct {
 	tracer    trace.TracerProvider // traces etcd requests, use cases and the API
 	log       *slog.Logger
 	reconcile time.Duration
-	limits    service.Options   // MaxLongPolls and MaxBrokersPerGroup
-	handler   []handlers.Option // authentication
-	tls       *tls.Config       // serve HTTPS with it
+	limits    service.Options    // MaxLongPolls and MaxBrokersPerGroup
+	handler   []handlers.Option  // authentication
+	tls       *tls.Config        // serve HTTPS with it
+	opened    func(*store.Store) // is given the replica's store
 }
 
 func newServerWith(t testing.TB, o replicaOptions) string {
@@ -57,6 +58,9 @@ func newServerWith(t testing.TB, o replicaOptions) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
+	if o.opened != nil {
+		o.opened(st)
+	}
 	svc := service.New(service.Options{Store: st, ReplicaID: "r1", Logger: o.log, Reconcile: o.reconcile,
 		TracerProvider: o.tracer, Observer: m,
 		MaxLongPolls: o.limits.MaxLongPolls, MaxBrokersPerGroup: o.limits.MaxBrokersPerGroup})
@@ -456,6 +460,8 @@ func TestRoutes(t *testing.T) {
 	}
 	call(t, http.StatusNoContent, "DELETE", base+G+"?force=true", "")
 	status, h, body := do(t, "GET", base+G, "")
+	problem(t, status, h, body, http.StatusNotFound, "BROKER_METADATA_NOT_EXIST", 2008)
+	status, h, body = do(t, "GET", base+G+"/history", "")
 	problem(t, status, h, body, http.StatusNotFound, "BROKER_METADATA_NOT_EXIST", 2008)
 
 	// Operations.

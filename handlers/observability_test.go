@@ -326,7 +326,46 @@ func TestMetricsAfterRegistrationAndElection(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
-	if f := m["ledgerless_failover_seconds"]; f == nil || f.Metric[0].Histogram.GetSampleSum() <= 0 {
-		t.Errorf("ledgerless_failover_seconds records no time: %v", f)
+	var timed float64
+	for _, s := range m["ledgerless_failover_seconds"].GetMetric() {
+		timed += s.GetHistogram().GetSampleSum()
+	}
+	if timed <= 0 {
+		t.Errorf("ledgerless_failover_seconds records no time: %v", m["ledgerless_failover_seconds"])
+	}
+}
+
+// TestLabelledMetricsFromTheStart: a fresh replica already serves every
+// labelled series whose labels are known in advance, at 0, so that rates,
+// dashboards and absent() alerts work before the first failover.
+func TestLabelledMetricsFromTheStart(t *testing.T) {
+	families := scrape(t, newServer(t))
+	reasons := []string{"first-master", "master-lost", "master-resigned", "master-crashed", "no-master", "admin"}
+	for _, reason := range reasons {
+		for _, outcome := range []string{"elected", "no-candidate", "refused", "failed"} {
+			if v := value(families, "ledgerless_elections_total", "reason", reason, "outcome", outcome); v != 0 {
+				t.Errorf("ledgerless_elections_total{reason=%q,outcome=%q} = %v, want 0", reason, outcome, v)
+			}
+		}
+	}
+	for _, reason := range []string{"master-lost", "master-resigned", "master-crashed"} {
+		if v := value(families, "ledgerless_failover_seconds", "reason", reason); v != 0 {
+			t.Errorf("ledgerless_failover_seconds{reason=%q} count = %v, want 0", reason, v)
+		}
+	}
+	for _, outcome := range []string{"ok", "BROKER_NEED_TO_BE_REGISTERED", "INVALID_REQUEST", "UNAVAILABLE", "INTERNAL"} {
+		if v := value(families, "ledgerless_heartbeats_total", "outcome", outcome); v != 0 {
+			t.Errorf("ledgerless_heartbeats_total{outcome=%q} = %v, want 0", outcome, v)
+		}
+	}
+	for _, reason := range []string{"missing", "malformed", "invalid_token", "unknown_certificate", "invalid", "forbidden"} {
+		if v := value(families, "ledgerless_auth_failures_total", "reason", reason); v != 0 {
+			t.Errorf("ledgerless_auth_failures_total{reason=%q} = %v, want 0", reason, v)
+		}
+	}
+	for _, outcome := range []string{"raised", "confirmed", "dismissed"} {
+		if v := value(families, "ledgerless_crash_suspicions_total", "outcome", outcome); v != 0 {
+			t.Errorf("ledgerless_crash_suspicions_total{outcome=%q} = %v, want 0", outcome, v)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -52,6 +53,7 @@ var conditions = []condition{
 	{ledgerless.ErrBrokerIDInvalid, http.StatusConflict, "Broker id does not match its registerCode"},
 	{ledgerless.ErrTooManyBrokers, http.StatusConflict, "Group has too many brokers"},
 	{ledgerless.ErrTooManyLongPolls, http.StatusServiceUnavailable, "Too many long polls"},
+	{ledgerless.ErrPreconditionFailed, http.StatusPreconditionFailed, "Precondition failed"},
 	{ledgerless.ErrUnauthenticated, http.StatusUnauthorized, "Authentication required"},
 	{ledgerless.ErrForbidden, http.StatusForbidden, "Not allowed for this caller"},
 	{ledgerless.ErrUnavailable, http.StatusServiceUnavailable, "etcd is unavailable"},
@@ -72,14 +74,31 @@ func problemFor(err error) Problem {
 		Detail: err.Error(), Code: "INTERNAL", RocketMQCode: ledgerless.RocketMQSystemError}
 }
 
+// statusClientClosedRequest is what the metrics record for a request
+// whose client hung up before its answer (nginx's 499): not a failure of
+// the replica, and nobody reads the answer.
+const statusClientClosedRequest = 499
+
+// failureLogInterval is how often a failure of one kind (route and
+// problem code) is logged; an etcd outage fails every request alike.
+const failureLogInterval = 10 * time.Second
+
 // fail answers c with the problem for err. Server-side failures are
-// logged here, once; client errors are the client's to read, and so is a
-// refused long poll (the refusals of an overload would flood the log).
+// logged here, once, and at most one line per kind per failureLogInterval
+// with the count of those held back; client errors are the client's to
+// read, and so is a refused long poll (the refusals of an overload would
+// flood the log). A client that hung up gets neither an answer nor a line.
 func (h *Handler) fail(c *gin.Context, err error) {
+	if errors.Is(c.Request.Context().Err(), context.Canceled) {
+		c.AbortWithStatus(statusClientClosedRequest)
+		return
+	}
 	p := problemFor(err)
 	if p.Status >= 500 && !errors.Is(err, ledgerless.ErrTooManyLongPolls) {
-		h.log.WarnContext(c.Request.Context(), "request failed", "method", c.Request.Method,
-			"path", c.Request.URL.Path, "status", p.Status, "err", err)
+		if suppressed, ok := h.failures.Allow(c.Request.Method + " " + routeOf(c) + " " + p.Code); ok {
+			h.log.WarnContext(c.Request.Context(), "request failed", "method", c.Request.Method,
+				"path", c.Request.URL.Path, "status", p.Status, "err", err, "suppressed", suppressed)
+		}
 	}
 	writeProblem(c, p)
 }

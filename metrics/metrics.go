@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ledgerless/ledgerless"
 )
 
 // etcdMethods are the etcd requests a replica makes, timed without a
@@ -108,12 +110,7 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
 	}
-	for _, o := range []string{"raised", "confirmed", "dismissed"} {
-		m.suspicions.WithLabelValues(o)
-	}
-	for _, why := range []string{"not-alive", "reconnected", "untrusted", "answered", "unreachable", "renewed", "failed"} {
-		m.dismissals.WithLabelValues(why)
-	}
+	m.initSeries()
 	m.heartbeatsOK = m.heartbeats.WithLabelValues("ok")
 	for _, method := range etcdMethods {
 		m.etcdByMethod[method] = m.etcd.WithLabelValues(method)
@@ -123,6 +120,42 @@ func New() *Metrics {
 		m.groups, m.aliveBrokers, m.withoutMaster, m.etcd, m.authFailures, m.remoting, m.remotingTime,
 		m.suspicions, m.dismissals, m.confirmTime)
 	return m
+}
+
+// Label values known in advance that no package of the project lists:
+// election's Outcome* constants, and the refusal reasons of both front
+// ends (handlers' and remoting's).
+var (
+	electionOutcomes = []string{"elected", "no-candidate", "refused", "failed"}
+	authReasons      = []string{"missing", "malformed", "invalid_token", "unknown_certificate", "invalid", "forbidden"}
+)
+
+// initSeries creates every series whose labels are known in advance, at
+// 0, so that rates, dashboards and absent() alerts work before the first
+// election, failover, refusal or crash.
+func (m *Metrics) initSeries() {
+	for _, reason := range ledgerless.ElectionReasons() {
+		for _, outcome := range electionOutcomes {
+			m.elections.WithLabelValues(reason, outcome)
+		}
+	}
+	for _, reason := range ledgerless.FailoverReasons() {
+		m.failover.WithLabelValues(reason)
+	}
+	m.heartbeats.WithLabelValues("ok")
+	m.heartbeats.WithLabelValues("INTERNAL")
+	for _, c := range ledgerless.Conditions {
+		m.heartbeats.WithLabelValues(c.Code)
+	}
+	for _, reason := range authReasons {
+		m.authFailures.WithLabelValues(reason)
+	}
+	for _, o := range []string{"raised", "confirmed", "dismissed"} {
+		m.suspicions.WithLabelValues(o)
+	}
+	for _, why := range []string{"not-alive", "reconnected", "untrusted", "answered", "unreachable", "renewed", "failed"} {
+		m.dismissals.WithLabelValues(why)
+	}
 }
 
 // LongPolls exposes waiters, the number of long polls waiting now, as

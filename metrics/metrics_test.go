@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/election"
 	"github.com/ledgerless/ledgerless/metrics"
 )
 
@@ -46,6 +48,26 @@ func TestExposition(t *testing.T) {
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestElectionSeriesFromTheStart: every reason and outcome the election
+// package records has its series at 0 before the first election.
+func TestElectionSeriesFromTheStart(t *testing.T) {
+	rec := httptest.NewRecorder()
+	metrics.New().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, reason := range ledgerless.ElectionReasons() {
+		for _, outcome := range []string{election.OutcomeElected, election.OutcomeNoCandidate, election.OutcomeRefused, election.OutcomeFailed} {
+			if want := `ledgerless_elections_total{outcome="` + outcome + `",reason="` + reason + `"} 0`; !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	}
+	for _, reason := range ledgerless.FailoverReasons() {
+		if want := `ledgerless_failover_seconds_count{reason="` + reason + `"} 0`; !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

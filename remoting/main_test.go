@@ -9,6 +9,7 @@ import (
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/service"
+	"github.com/ledgerless/ledgerless/store"
 	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
@@ -16,9 +17,10 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 // controller is one replica serving the remoting protocol on 127.0.0.1.
 type controller struct {
-	svc  *service.Service
-	srv  *Server
-	addr string
+	svc   *service.Service
+	srv   *Server
+	store *store.Store
+	addr  string
 }
 
 // startController starts a replica with its own etcd client on the
@@ -71,7 +73,7 @@ func startControllerWith(t testing.TB, prefix, id string, sopts service.Options,
 		<-done
 		<-notified
 	})
-	return &controller{svc: svc, srv: srv, addr: ln.Addr().String()}
+	return &controller{svc: svc, srv: srv, store: st, addr: ln.Addr().String()}
 }
 
 func dial(t testing.TB, addr string) *Client {

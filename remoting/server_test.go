@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -198,5 +199,26 @@ func TestServerObservability(t *testing.T) {
 	}
 	if !found {
 		t.Error("no span for 1012")
+	}
+}
+
+// TestUnavailableIsSystemBusy: a replica that cannot reach etcd (here its
+// store is closed, as while it shuts down) answers SYSTEM_BUSY, as a
+// stock controller does while it cannot serve, never SYSTEM_ERROR: the
+// broker tries again, or another controller.
+func TestUnavailableIsSystemBusy(t *testing.T) {
+	c := startController(t, storetest.Prefix(t), "r1")
+	cl := dial(t, c.addr)
+	id := startBroker(t, cl, "127.0.0.1:10911")
+	c.store.Close()
+	for _, req := range []*Command{
+		Request(GetReplicaInfo, Fields{{"clusterName", "c1"}, {"brokerName", "g1"}}, nil),
+		Request(GetSyncStateData, nil, []byte(`["g1"]`)),
+		Request(RegisterBroker, Fields{{"clusterName", "c1"}, {"brokerName", "g1"}, {"brokerId", fmt.Sprint(id)},
+			{"brokerAddress", "127.0.0.1:10911"}}, nil),
+	} {
+		if resp := invoke(t, cl, req); resp.Code != SystemBusy {
+			t.Errorf("%s with etcd unavailable: %s %q, want SYSTEM_BUSY", RequestName(req.Code), ResponseName(resp.Code), resp.Remark)
+		}
 	}
 }

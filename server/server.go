@@ -185,7 +185,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if len(etcdCfg.Endpoints) == 0 {
 		log.Info("starting embedded etcd", "dataDir", cfg.DataDir, "name", cfg.Embedded.Name,
 			"clientURL", cfg.Embedded.ClientURL, "peerURL", cfg.Embedded.PeerURL)
-		emb, err := store.StartEmbedded(cfg.Embedded)
+		ecfg := cfg.Embedded
+		ecfg.Logger = log
+		emb, err := store.StartEmbedded(ecfg)
 		if err != nil {
 			return err
 		}

@@ -149,8 +149,16 @@ func (s *Service) RemoveGroup(ctx context.Context, g ledgerless.GroupKey, force 
 
 // History reads group g's election history, newest first: up to limit
 // entries with a masterEpoch below before (0: the newest). next is the
-// before value of the following page, 0 when there is none.
+// before value of the following page, 0 when there is none. A bad name or
+// page (see HistoryPage) is ErrInvalidRequest; a group that does not
+// exist, or was removed, is ErrBrokerMetadataNotExist.
 func (s *Service) History(ctx context.Context, g ledgerless.GroupKey, before int64, limit int) (entries []ledgerless.HistoryEntry, next int64, err error) {
+	if err := g.Validate(); err != nil {
+		return nil, 0, err
+	}
+	if err := HistoryPage(before, limit); err != nil {
+		return nil, 0, err
+	}
 	entries, more, err := s.store.History(ctx, g, before, limit)
 	if err != nil || !more {
 		return entries, 0, err

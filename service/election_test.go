@@ -367,6 +367,9 @@ func TestAdminElectionAndClean(t *testing.T) {
 	if _, err := r.Group(ctxT(t), g); !errors.Is(err, ledgerless.ErrBrokerMetadataNotExist) {
 		t.Fatalf("removed group: %v", err)
 	}
+	if _, _, err := r.History(ctxT(t), g, 0, 10); !errors.Is(err, ledgerless.ErrBrokerMetadataNotExist) {
+		t.Fatalf("history of the removed group: %v", err)
+	}
 	if _, err := r.ClusterGroups(ctxT(t), g.Cluster); !errors.Is(err, ledgerless.ErrBrokerMetadataNotExist) {
 		t.Fatalf("the cluster of the removed group: %v", err)
 	}
@@ -413,5 +416,48 @@ func TestHistoryPages(t *testing.T) {
 	}
 	if fmt.Sprint(epochs) != "[5 4 3 2 1]" {
 		t.Fatalf("paged history epochs %v", epochs)
+	}
+}
+
+// TestHistoryChecksItsInput: History refuses a page it cannot serve as
+// INVALID_REQUEST, whoever calls it, instead of panicking.
+func TestHistoryChecksItsInput(t *testing.T) {
+	r := threeReplicas(t, 0)[0]
+	g := key("g")
+	pair(t, r, g, 0)
+	for _, tc := range []struct {
+		before int64
+		limit  int
+	}{{0, 0}, {0, -1}, {-1, 10}, {0, service.MaxHistoryLimit + 1}} {
+		if _, _, err := r.History(ctxT(t), g, tc.before, tc.limit); !errors.Is(err, ledgerless.ErrInvalidRequest) {
+			t.Errorf("history before %d limit %d: %v, want INVALID_REQUEST", tc.before, tc.limit, err)
+		}
+	}
+	if _, _, err := r.History(ctxT(t), ledgerless.GroupKey{Cluster: "c1", Group: ".."}, 0, 10); !errors.Is(err, ledgerless.ErrInvalidRequest) {
+		t.Errorf("history of group ..: %v, want INVALID_REQUEST", err)
+	}
+}
+
+// TestPatchConfigAt: a conditional patch applies to the revision it names
+// only; a stale one is ErrPreconditionFailed and changes nothing.
+func TestPatchConfigAt(t *testing.T) {
+	r := threeReplicas(t, 0)[0]
+	pause := func(g string) func(*ledgerless.RuntimeConfig) error {
+		return func(c *ledgerless.RuntimeConfig) error { c.PausedGroups = append(c.PausedGroups, g); return nil }
+	}
+	_, rev, err := r.ConfigRevision(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, next, err := r.PatchConfigAt(ctxT(t), []int64{rev}, pause("c1/a"))
+	if err != nil || next <= rev {
+		t.Fatalf("patch at the current revision %d: revision %d, %v", rev, next, err)
+	}
+	if _, _, err := r.PatchConfigAt(ctxT(t), []int64{rev}, pause("c1/b")); !errors.Is(err, ledgerless.ErrPreconditionFailed) {
+		t.Fatalf("patch at the stale revision %d: %v, want ErrPreconditionFailed", rev, err)
+	}
+	c, now, err := r.ConfigRevision(ctxT(t))
+	if err != nil || now != next || fmt.Sprint(c.PausedGroups) != "[c1/a]" {
+		t.Fatalf("after the refused patch: revision %d (want %d), pausedGroups %v, %v", now, next, c.PausedGroups, err)
 	}
 }

@@ -149,34 +149,59 @@ func (s *Service) Config(ctx context.Context) (ledgerless.RuntimeConfig, error) 
 	return c, err
 }
 
+// ConfigRevision reads the runtime configuration and its revision: the
+// etcd revision it was last written at, 0 while the defaults apply. The
+// revision is what PatchConfigAt compares.
+func (s *Service) ConfigRevision(ctx context.Context) (ledgerless.RuntimeConfig, int64, error) {
+	return s.store.ReadConfig(ctx)
+}
+
 // PatchConfig applies patch to the runtime configuration, validates the
 // result and writes it with a compare-and-swap; it returns the new
 // configuration. A patch that fails validation changes nothing.
 func (s *Service) PatchConfig(ctx context.Context, patch func(*ledgerless.RuntimeConfig) error) (ledgerless.RuntimeConfig, error) {
+	c, _, err := s.PatchConfigAt(ctx, nil, patch)
+	return c, err
+}
+
+// PatchConfigAt is PatchConfig on condition: with revisions, the patch
+// applies only to the configuration at one of them (see ConfigRevision),
+// compared in the writing transaction, and is ErrPreconditionFailed
+// otherwise; without, it applies to the configuration as it is, read again
+// whenever another write comes first. It also returns the new revision.
+func (s *Service) PatchConfigAt(ctx context.Context, revisions []int64, patch func(*ledgerless.RuntimeConfig) error) (ledgerless.RuntimeConfig, int64, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		c, rev, err := s.store.ReadConfig(ctx)
 		if err != nil {
-			return c, err
+			return c, 0, err
+		}
+		if revisions != nil && !slices.Contains(revisions, rev) {
+			return c, rev, fmt.Errorf("patch config: %w: the configuration is at revision %d", ledgerless.ErrPreconditionFailed, rev)
 		}
 		c.PausedGroups = slices.Clone(c.PausedGroups)
 		if err := patch(&c); err != nil {
-			return c, err
+			return c, 0, err
 		}
 		if err := c.Validate(); err != nil {
-			return c, err
+			return c, 0, err
 		}
-		err = s.store.WriteConfig(ctx, c, rev)
+		written, err := s.store.WriteConfig(ctx, c, rev)
 		if err == nil {
 			s.log.InfoContext(ctx, "runtime config changed", "enableElectUncleanMaster", c.EnableElectUncleanMaster,
 				"paused", c.Paused, "pausedGroups", c.PausedGroups,
-				"defaultHeartbeatTimeoutMs", c.DefaultHeartbeatTimeout.Milliseconds())
-			return c, nil
+				"defaultHeartbeatTimeoutMs", c.DefaultHeartbeatTimeout.Milliseconds(), "revision", written)
+			return c, written, nil
 		}
 		if !isConflict(err) {
-			return c, err
+			return c, 0, err
+		}
+		// Another write came first: the configuration is no longer at the
+		// revision read, and so at none that the caller named.
+		if revisions != nil {
+			return c, 0, fmt.Errorf("patch config: %w: changed concurrently", ledgerless.ErrPreconditionFailed)
 		}
 	}
-	return ledgerless.RuntimeConfig{}, conflict("patch config")
+	return ledgerless.RuntimeConfig{}, 0, conflict("patch config")
 }
 
 // Controller describes the controller: its replicas and its etcd.

@@ -40,9 +40,14 @@ type Beat struct {
 // only read; the replica keeps the latest data it received for its
 // elections (heardBook). The lease is renewed on every heartbeat.
 func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (st ledgerless.State, err error) {
+	ctx, cancel := context.WithTimeout(ctx, heartbeatDeadline)
+	defer cancel()
 	ctx, span := s.span(ctx, "ledgerless.heartbeat", g, id)
 	defer func() { endSpan(span, st, err) }()
-	e := s.acquire(g, id)
+	e, err := s.acquire(ctx, g, id)
+	if err != nil {
+		return ledgerless.State{}, err
+	}
 	defer s.release(e)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if e.m == nil {
@@ -64,6 +69,12 @@ func (s *Service) Heartbeat(ctx context.Context, g ledgerless.GroupKey, id int64
 	}
 	return ledgerless.State{}, conflict("heartbeat")
 }
+
+// heartbeatDeadline bounds a heartbeat whose caller set no earlier
+// deadline: one answered later than the shortest heartbeat timeout may be
+// too late to keep any broker alive, and while etcd cannot be reached the
+// heartbeats fail (503) at this deadline instead of piling up.
+const heartbeatDeadline = ledgerless.MinHeartbeatTimeout
 
 // beat is one heartbeat attempt against e's cached member. It returns
 // store.ErrConflict or store.ErrLeaseNotFound when the member is stale.
@@ -128,31 +139,79 @@ func (s *Service) revive(ctx context.Context, g ledgerless.GroupKey, id int64, b
 	return fmt.Errorf("revived %d: %w", id, store.ErrConflict)
 }
 
-// Resign revokes broker id's lease: it is no longer alive. When it was the
-// master, this replica elects its successor at once.
+// Resign ends broker id's liveness: it is no longer alive. When it was
+// the master, its successor is elected in the same transaction, at once
+// (no grace: it is not a missed heartbeat), with reason master-resigned:
+// the replicas that watch the broker's lease never see a master-less
+// group to elect for as master-lost. The lease is revoked afterwards.
 func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) error {
 	// A heartbeat of the broker that this replica is handling finishes
-	// before the lease is revoked: run alongside, it would find the lease
+	// before the liveness ends: run alongside, it would find the lease
 	// gone and make the broker alive again.
-	e := s.acquire(g, id)
+	e, err := s.acquire(ctx, g, id)
+	if err != nil {
+		return err
+	}
 	defer func() {
 		e.m = nil
 		s.release(e)
 	}()
-	m, st, err := s.store.ReadMember(ctx, g, id)
-	if err != nil {
-		return err
-	}
-	if m.Lease != 0 {
-		if err := s.store.RevokeLease(ctx, m.Lease); err != nil {
+	at := s.now()
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		snap, err := s.store.ReadGroup(ctx, g)
+		if err != nil {
 			return err
 		}
-	}
-	if st.MasterBrokerID == id {
-		lost := election.Cause{BrokerID: id, At: s.now()}
-		if _, err := s.elector.Elect(ctx, g, election.Resigned, 0, lost); err != nil {
+		if _, ok := snap.Group.Broker(id); !ok {
+			return fmt.Errorf("broker %d of %s: %w", id, g, ledgerless.ErrBrokerNeedToBeRegistered)
+		}
+		err = s.resign(ctx, snap, id, at)
+		if isConflict(err) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("resign %d of %s: %w", id, g, err)
 		}
+		return nil
+	}
+	return conflict("resign")
+}
+
+// resign ends broker id's liveness in one transaction against snap,
+// fenced on its lease and heartbeat revision as read, with the election of
+// its successor when it is the master; then it revokes the lease. A
+// broker that is neither alive nor master is left as it is.
+func (s *Service) resign(ctx context.Context, snap *store.Snapshot, id int64, at time.Time) error {
+	g := snap.Group
+	b, _ := g.Broker(id)
+	master := g.State.MasterBrokerID == id
+	if !b.Alive && !master {
+		return nil
+	}
+	txn := s.store.Txn(snap).EndAlive(id)
+	var d election.Decision
+	var h ledgerless.HistoryEntry
+	if master {
+		gone := *b
+		gone.Alive = false
+		d = election.Decide(election.Input{Group: withBroker(g, gone), Config: snap.Config, Trigger: election.Resigned,
+			ConnectedFor: s.hub.ConnectedFor(), Heard: s.heard.group(g.Key)})
+		if d.Change {
+			h = election.Apply(txn, g, d, d.Next, s.replica, s.now(), 0)
+		}
+	}
+	if err := txn.Commit(ctx); err != nil {
+		return err
+	}
+	if lease := snap.Lease(id); lease != 0 {
+		// Its key is gone already; a revocation that fails leaves the
+		// lease to expire.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
+		_ = s.store.RevokeLease(rctx, lease)
+		cancel()
+	}
+	if d.Change {
+		s.elector.Committed(ctx, g.Key, h, election.Cause{BrokerID: id, At: at})
 	}
 	return nil
 }
@@ -160,24 +219,43 @@ func (s *Service) Resign(ctx context.Context, g ledgerless.GroupKey, id int64) e
 // acquire returns broker id's cache entry, locked: the heartbeats of one
 // broker on this replica run one at a time. Release it with release.
 // There is never more than one entry for a broker while any caller holds
-// or waits for one.
-func (s *Service) acquire(g ledgerless.GroupKey, id int64) *memberEntry {
+// or waits for one. A caller that waits for the entry until ctx ends gets
+// an error instead (ErrUnavailable at a deadline): a heartbeat held up
+// behind one that waits for etcd fails in time too.
+func (s *Service) acquire(ctx context.Context, g ledgerless.GroupKey, id int64) (*memberEntry, error) {
 	k := memberKey{g, id}
 	s.mu.Lock()
 	e, ok := s.members[k]
 	if !ok {
-		e = &memberEntry{key: k}
+		e = &memberEntry{key: k, lock: make(chan struct{}, 1)}
 		s.members[k] = e
 	}
 	e.users++
 	s.mu.Unlock()
-	e.mu.Lock()
+	select {
+	case e.lock <- struct{}{}:
+	case <-ctx.Done():
+		s.mu.Lock()
+		if e.users--; e.users == 0 {
+			// Nobody holds or waits for the entry: its lock is free.
+			e.lock <- struct{}{}
+			if e.m == nil || e.stale {
+				delete(s.members, k)
+			}
+			<-e.lock
+		}
+		s.mu.Unlock()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("broker %d of %s: %w: %w", id, g, ledgerless.ErrUnavailable, ctx.Err())
+		}
+		return nil, fmt.Errorf("broker %d of %s: %w", id, g, ctx.Err())
+	}
 	s.mu.Lock()
 	if e.stale {
 		e.m, e.renewer, e.stale = nil, false, false
 	}
 	s.mu.Unlock()
-	return e
+	return e, nil
 }
 
 // release unlocks e; an entry that caches nothing and that nobody waits
@@ -189,7 +267,7 @@ func (s *Service) release(e *memberEntry) {
 		delete(s.members, e.key)
 	}
 	s.mu.Unlock()
-	e.mu.Unlock()
+	<-e.lock
 }
 
 // forget drops the cached member of broker id, after a change made

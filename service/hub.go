@@ -8,12 +8,18 @@ import (
 	"time"
 
 	"github.com/ledgerless/ledgerless"
+	"github.com/ledgerless/ledgerless/internal/ratelog"
 	"github.com/ledgerless/ledgerless/store"
 )
 
 // Hub follows every group's changes through one etcd watch per replica and
 // wakes the long polls waiting on them. It also knows for how long this
-// replica's view of etcd has been complete, which gates elections.
+// replica has been connected to etcd, which gates elections: since the
+// watch last started, and since etcd last answered again every kind of
+// round trip that had failed (store.OnLink: a request that failed or timed
+// out, a keep-alive renewal or the watch's progress overdue). A replica
+// cut off from etcd, however silently, counts its grace afresh once it
+// hears from etcd again.
 //
 // A group's long-poll index is the largest of: the revisions of its stored
 // state, registrations and alive keys (read with the group), the revision of
@@ -31,8 +37,9 @@ type Hub struct {
 	read func(context.Context, ledgerless.GroupKey) (*ledgerless.Group, error)
 
 	mu        sync.Mutex
-	start     int64 // the watch's view is complete after this revision
-	since     time.Time
+	start     int64     // the watch's view is complete after this revision
+	since     time.Time // the current connected stretch began; zero while none
+	down      bool      // the link to etcd is down (store.OnLink)
 	last      map[ledgerless.GroupKey]int64
 	listeners map[ledgerless.GroupKey]*wakeup
 	waiters   int
@@ -40,19 +47,39 @@ type Hub struct {
 
 func newHub(st *store.Store, log *slog.Logger, now func() time.Time, onLost func(store.Change),
 	read func(context.Context, ledgerless.GroupKey) (*ledgerless.Group, error)) *Hub {
-	return &Hub{store: st, log: log, now: now, onLost: onLost, read: read,
+	h := &Hub{store: st, log: log, now: now, onLost: onLost, read: read,
 		last: map[ledgerless.GroupKey]int64{}, listeners: map[ledgerless.GroupKey]*wakeup{}}
+	if st != nil { // a service built only for its routes has no store
+		st.OnLink(h.link)
+	}
+	return h
+}
+
+// link records the link to etcd going down or coming up: the connected
+// stretch of a running watch starts again when it comes up.
+func (h *Hub) link(up bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if up && h.down && !h.since.IsZero() {
+		h.since = h.now()
+	}
+	h.down = !up
 }
 
 // Run follows changes until ctx ends, restarting the watch when it breaks.
+// While etcd is out of reach that is every 200 ms: it warns once per
+// 10 s, with the count of the warnings held back.
 func (h *Hub) Run(ctx context.Context) error {
+	failures := ratelog.New(10*time.Second, h.now)
 	for {
 		err := h.store.WatchChanges(ctx, 0, h.apply)
 		h.disconnected()
 		if ctx.Err() != nil {
 			return nil
 		}
-		h.log.Warn("etcd watch broken; restarting", "err", err)
+		if suppressed, ok := failures.Allow("watch"); ok {
+			h.log.Warn("etcd watch broken; restarting", "err", err, "suppressed", suppressed)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -109,11 +136,12 @@ func (h *Hub) disconnected() {
 	clear(h.last)
 }
 
-// ConnectedFor says how long the watch has been running without a break.
+// ConnectedFor says how long this replica has been connected to etcd
+// without interruption: its watch running and every round trip answered.
 func (h *Hub) ConnectedFor() time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.since.IsZero() {
+	if h.since.IsZero() || h.down {
 		return 0
 	}
 	return h.now().Sub(h.since)

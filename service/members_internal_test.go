@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"runtime"
 	"testing"
 
@@ -15,14 +16,14 @@ import (
 func TestForgottenEntryInUseIsTheOnlyOne(t *testing.T) {
 	s := &Service{members: map[memberKey]*memberEntry{}}
 	g := ledgerless.GroupKey{Cluster: "c", Group: "g"}
-	held := s.acquire(g, 1)
+	held, _ := s.acquire(context.Background(), g, 1)
 	held.m = &store.Member{Group: g}
 	s.forget(g, 1)
 	if got := s.members[memberKey{g, 1}]; got != held {
 		t.Fatalf("after forget, the broker's entry is %p, want the held %p", got, held)
 	}
 	next := make(chan *memberEntry)
-	go func() { next <- s.acquire(g, 1) }()
+	go func() { e, _ := s.acquire(context.Background(), g, 1); next <- e }()
 	for waiting := false; !waiting; runtime.Gosched() {
 		s.mu.Lock()
 		waiting = held.users == 2

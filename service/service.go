@@ -77,16 +77,18 @@ type memberKey struct {
 }
 
 // memberEntry caches one broker's member record between heartbeats. Its
-// mutex orders the heartbeats of one broker on this replica.
+// lock orders the heartbeats of one broker on this replica.
 type memberEntry struct {
 	key memberKey
-	// Under Service.mu: the callers holding or waiting for mu, and
+	// Under Service.mu: the callers holding or waiting for lock, and
 	// whether the cache was forgotten while they did.
 	users int
 	stale bool
 
-	mu sync.Mutex
-	m  *store.Member
+	// lock is held by the one caller that uses the entry: a channel of
+	// one, so that a caller waiting for it gives up at its deadline.
+	lock chan struct{}
+	m    *store.Member
 	// renewer: this replica wrote m's heartbeat record, and so renews the
 	// broker's lease for the heartbeats that every replica receives
 	// (SharedHeartbeat).

@@ -26,7 +26,12 @@ import (
 // record, so that of several contenders one wins. A broker thus stays
 // alive while any replica receives its heartbeats.
 func (s *Service) SharedHeartbeat(ctx context.Context, g ledgerless.GroupKey, id int64, beat Beat) (err error) {
-	e := s.acquire(g, id)
+	ctx, cancel := context.WithTimeout(ctx, heartbeatDeadline)
+	defer cancel()
+	e, err := s.acquire(ctx, g, id)
+	if err != nil {
+		return err
+	}
 	defer s.release(e)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		fresh := e.m == nil

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -36,6 +37,21 @@ func SyncStateSet(ids []int64) ([]int64, error) {
 func BrokerID(id int64) error {
 	if id <= 0 {
 		return ledgerless.Invalid("brokerId must be a positive integer")
+	}
+	return nil
+}
+
+// MaxHistoryLimit is the most election history entries one page holds.
+const MaxHistoryLimit = 1000
+
+// HistoryPage checks a page of election history: before a masterEpoch
+// (0: from the newest), at most limit entries, 1 to MaxHistoryLimit.
+func HistoryPage(before int64, limit int) error {
+	if limit < 1 || limit > MaxHistoryLimit {
+		return ledgerless.Invalid(fmt.Sprintf("limit must be from 1 to %d", MaxHistoryLimit))
+	}
+	if before < 0 {
+		return ledgerless.Invalid("before must not be negative")
 	}
 	return nil
 }

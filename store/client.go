@@ -38,13 +38,17 @@ func Open(cfg ClientConfig) (*Store, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("open etcd: no endpoints")
 	}
+	l := &link{}
 	cc := clientv3.Config{
-		Endpoints:   cfg.Endpoints,
-		DialTimeout: cfg.DialTimeout,
-		Username:    cfg.Username,
-		Password:    cfg.Password,
-		Logger:      zap.NewNop(),
-		DialOptions: dialOptions(cfg.TracerProvider, cfg.Observer),
+		Endpoints:            cfg.Endpoints,
+		DialTimeout:          cfg.DialTimeout,
+		DialKeepAliveTime:    dialKeepAliveTime,
+		DialKeepAliveTimeout: dialKeepAliveTimeout,
+		PermitWithoutStream:  true,
+		Username:             cfg.Username,
+		Password:             cfg.Password,
+		Logger:               zap.NewNop(),
+		DialOptions:          dialOptions(cfg.TracerProvider, cfg.Observer, l),
 	}
 	if cfg.CAFile != "" || cfg.CertFile != "" {
 		t, err := tlsConfig(cfg)
@@ -57,8 +61,22 @@ func Open(cfg ClientConfig) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open etcd %v: %w", cfg.Endpoints, err)
 	}
-	return newStore(cli, func() etcdserverpb.LeaseClient { return etcdserverpb.NewLeaseClient(cli.ActiveConnection()) }, cfg), nil
+	return newStore(cli, func() etcdserverpb.LeaseClient { return etcdserverpb.NewLeaseClient(cli.ActiveConnection()) }, cfg, l), nil
 }
+
+// gRPC keep-alive of the connection to etcd: a connection that received
+// nothing for dialKeepAliveTime is pinged, and closed when the ping is
+// not answered within dialKeepAliveTimeout, so that a silent path (every
+// byte dropped, no connection closed) ends in a new connection instead of
+// requests and streams that wait forever. gRPC pings no more often than
+// every 10 s, and etcd refuses clients that ping more often than its
+// --grpc-keepalive-min-time (5 s by default). The watch's progress and the
+// requests' deadlines notice a silence much sooner (see link); this is
+// what replaces the connection.
+const (
+	dialKeepAliveTime    = 10 * time.Second
+	dialKeepAliveTimeout = 3 * time.Second
+)
 
 func tlsConfig(cfg ClientConfig) (*tls.Config, error) {
 	t := &tls.Config{MinVersion: tls.VersionTLS12}

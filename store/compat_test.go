@@ -116,7 +116,7 @@ func TestUpgradesRecordsOfV01(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Paused = true
-	if err := s.WriteConfig(ctxT(t), cfg, rev); err != nil {
+	if _, err := s.WriteConfig(ctxT(t), cfg, rev); err != nil {
 		t.Fatal(err)
 	}
 	requireV01Reads(t, s, nil)

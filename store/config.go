@@ -67,16 +67,18 @@ func (c *configCache) put(rev int64, cfg ledgerless.RuntimeConfig) {
 	c.rev, c.cfg = rev, cfg
 }
 
-// WriteConfig writes c if the configuration is still at revision rev.
-func (s *Store) WriteConfig(ctx context.Context, c ledgerless.RuntimeConfig, rev int64) error {
+// WriteConfig writes c if the configuration is still at revision rev (0:
+// never written), and returns the revision c was written at. Another
+// revision is ErrConflict.
+func (s *Store) WriteConfig(ctx context.Context, c ledgerless.RuntimeConfig, rev int64) (int64, error) {
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(s.k.config()), "=", rev)).
 		Then(clientv3.OpPut(s.k.config(), encode(toConfigRecord(c)))).Commit()
 	if err != nil {
-		return translate("write config", err)
+		return 0, translate("write config", err)
 	}
 	if !resp.Succeeded {
-		return fmt.Errorf("write config: %w", ErrConflict)
+		return 0, fmt.Errorf("write config: %w", ErrConflict)
 	}
-	return nil
+	return resp.Header.Revision, nil
 }

@@ -11,7 +11,8 @@ import (
 
 // History reads up to limit election records of group g with a masterEpoch
 // below before (0: from the newest), newest first. more reports whether
-// older records exist. An unknown group is ErrBrokerMetadataNotExist.
+// older records exist. An unknown or removed group is
+// ErrBrokerMetadataNotExist. limit must be positive.
 func (s *Store) History(ctx context.Context, g ledgerless.GroupKey, before int64, limit int) (entries []ledgerless.HistoryEntry, more bool, err error) {
 	from := s.k.group(kindHistory, g)
 	end := clientv3.GetPrefixRangeEnd(from)
@@ -19,14 +20,24 @@ func (s *Store) History(ctx context.Context, g ledgerless.GroupKey, before int64
 		end = s.k.member(kindHistory, g, before)
 	}
 	resp, err := s.cli.Txn(ctx).Then(
-		clientv3.OpGet(s.k.state(g), clientv3.WithCountOnly()),
+		clientv3.OpGet(s.k.state(g)),
 		clientv3.OpGet(from, clientv3.WithRange(end), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend),
 			clientv3.WithLimit(int64(limit)+1)),
 	).Commit()
 	if err != nil {
 		return nil, false, translate("read history", err)
 	}
-	if resp.Responses[0].GetResponseRange().Count == 0 {
+	// A removed group keeps its state record, marked removed, for the
+	// epochs a new group of the name continues from: it has no history.
+	state := kvsOf(resp, 0)
+	if len(state) == 0 {
+		return nil, false, fmt.Errorf("history of %s: %w", g, ledgerless.ErrBrokerMetadataNotExist)
+	}
+	var rec stateRecord
+	if err := decode(string(state[0].Key), state[0].Value, &rec); err != nil {
+		return nil, false, err
+	}
+	if rec.Removed {
 		return nil, false, fmt.Errorf("history of %s: %w", g, ledgerless.ErrBrokerMetadataNotExist)
 	}
 	kvs := kvsOf(resp, 1)

@@ -18,10 +18,12 @@ import (
 // inProcess returns an etcd client that calls srv's API directly, as
 // etcd's v3client does, with each request timed for obs and, within a
 // sampled trace, made a client span named as gRPC instrumentation names it
-// (etcdserverpb.KV/Txn), as Open's gRPC connection does. It also returns
-// the lease API, for the keep-alive streams.
-func inProcess(srv *etcdserver.EtcdServer, tracer trace.Tracer, obs RequestObserver) (*clientv3.Client, pb.LeaseClient) {
-	in := instrument{tracer: tracer, obs: obs}
+// (etcdserverpb.KV/Txn), as Open's gRPC connection does, its outcome
+// reported to l, and the requests that are safe to repeat repeated
+// through transient failures (retry.go). It also returns the lease API,
+// for the keep-alive streams.
+func inProcess(srv *etcdserver.EtcdServer, tracer trace.Tracer, obs RequestObserver, l *link) (*clientv3.Client, pb.LeaseClient) {
+	in := instrument{tracer: tracer, obs: obs, link: l}
 	c := clientv3.NewCtxClient(context.Background(), clientv3.WithZapLogger(zap.NewNop()))
 	lease := adapter.LeaseServerToLeaseClient(v3rpc.NewQuotaLeaseServer(srv))
 	c.KV = clientv3.NewKVFromKVClient(kvClient{adapter.KvServerToKvClient(v3rpc.NewQuotaKVServer(srv)), in}, c)
@@ -36,6 +38,7 @@ func inProcess(srv *etcdserver.EtcdServer, tracer trace.Tracer, obs RequestObser
 type instrument struct {
 	tracer trace.Tracer
 	obs    RequestObserver
+	link   *link
 }
 
 // call runs one request of service's method, timed and maybe traced.
@@ -50,6 +53,7 @@ func call[T any](ctx context.Context, in instrument, service, method string, f f
 	if in.obs != nil {
 		in.obs.EtcdRequest(method, time.Since(start))
 	}
+	in.link.observe("/etcdserverpb."+service+"/"+method, err)
 	if span != nil && err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	}
@@ -62,7 +66,9 @@ type kvClient struct {
 }
 
 func (c kvClient) Range(ctx context.Context, r *pb.RangeRequest, opts ...grpc.CallOption) (*pb.RangeResponse, error) {
-	return call(ctx, c.in, "KV", "Range", func(ctx context.Context) (*pb.RangeResponse, error) { return c.KVClient.Range(ctx, r, opts...) })
+	return retried(ctx, func(ctx context.Context) (*pb.RangeResponse, error) {
+		return call(ctx, c.in, "KV", "Range", func(ctx context.Context) (*pb.RangeResponse, error) { return c.KVClient.Range(ctx, r, opts...) })
+	})
 }
 
 func (c kvClient) Put(ctx context.Context, r *pb.PutRequest, opts ...grpc.CallOption) (*pb.PutResponse, error) {
@@ -76,7 +82,13 @@ func (c kvClient) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest, opt
 }
 
 func (c kvClient) Txn(ctx context.Context, r *pb.TxnRequest, opts ...grpc.CallOption) (*pb.TxnResponse, error) {
-	return call(ctx, c.in, "KV", "Txn", func(ctx context.Context) (*pb.TxnResponse, error) { return c.KVClient.Txn(ctx, r, opts...) })
+	txn := func(ctx context.Context) (*pb.TxnResponse, error) {
+		return call(ctx, c.in, "KV", "Txn", func(ctx context.Context) (*pb.TxnResponse, error) { return c.KVClient.Txn(ctx, r, opts...) })
+	}
+	if !repeatableTxn(r) {
+		return txn(ctx)
+	}
+	return retried(ctx, txn)
 }
 
 type leaseClient struct {
@@ -85,14 +97,18 @@ type leaseClient struct {
 }
 
 func (c leaseClient) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest, opts ...grpc.CallOption) (*pb.LeaseGrantResponse, error) {
-	return call(ctx, c.in, "Lease", "LeaseGrant", func(ctx context.Context) (*pb.LeaseGrantResponse, error) {
-		return c.LeaseClient.LeaseGrant(ctx, r, opts...)
+	return retried(ctx, func(ctx context.Context) (*pb.LeaseGrantResponse, error) {
+		return call(ctx, c.in, "Lease", "LeaseGrant", func(ctx context.Context) (*pb.LeaseGrantResponse, error) {
+			return c.LeaseClient.LeaseGrant(ctx, r, opts...)
+		})
 	})
 }
 
 func (c leaseClient) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest, opts ...grpc.CallOption) (*pb.LeaseRevokeResponse, error) {
-	return call(ctx, c.in, "Lease", "LeaseRevoke", func(ctx context.Context) (*pb.LeaseRevokeResponse, error) {
-		return c.LeaseClient.LeaseRevoke(ctx, r, opts...)
+	return retried(ctx, func(ctx context.Context) (*pb.LeaseRevokeResponse, error) {
+		return call(ctx, c.in, "Lease", "LeaseRevoke", func(ctx context.Context) (*pb.LeaseRevokeResponse, error) {
+			return c.LeaseClient.LeaseRevoke(ctx, r, opts...)
+		})
 	})
 }
 
@@ -102,8 +118,10 @@ type maintenanceClient struct {
 }
 
 func (c maintenanceClient) Status(ctx context.Context, r *pb.StatusRequest, opts ...grpc.CallOption) (*pb.StatusResponse, error) {
-	return call(ctx, c.in, "Maintenance", "Status", func(ctx context.Context) (*pb.StatusResponse, error) {
-		return c.MaintenanceClient.Status(ctx, r, opts...)
+	return retried(ctx, func(ctx context.Context) (*pb.StatusResponse, error) {
+		return call(ctx, c.in, "Maintenance", "Status", func(ctx context.Context) (*pb.StatusResponse, error) {
+			return c.MaintenanceClient.Status(ctx, r, opts...)
+		})
 	})
 }
 
@@ -113,7 +131,9 @@ type clusterClient struct {
 }
 
 func (c clusterClient) MemberList(ctx context.Context, r *pb.MemberListRequest, opts ...grpc.CallOption) (*pb.MemberListResponse, error) {
-	return call(ctx, c.in, "Cluster", "MemberList", func(ctx context.Context) (*pb.MemberListResponse, error) {
-		return c.ClusterClient.MemberList(ctx, r, opts...)
+	return retried(ctx, func(ctx context.Context) (*pb.MemberListResponse, error) {
+		return call(ctx, c.in, "Cluster", "MemberList", func(ctx context.Context) (*pb.MemberListResponse, error) {
+			return c.ClusterClient.MemberList(ctx, r, opts...)
+		})
 	})
 }

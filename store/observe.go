@@ -21,22 +21,26 @@ type RequestObserver interface {
 	EtcdRequest(method string, d time.Duration)
 }
 
-// dialOptions instruments the etcd client's connection: every unary
-// request is timed for obs, and, with a tracer provider, a request made
-// within a sampled trace becomes a client span of that trace. Requests of
-// untraced background work (watches, keep-alive streams, scans) make no
-// spans, so an idle replica exports nothing.
-func dialOptions(tp trace.TracerProvider, obs RequestObserver) []grpc.DialOption {
-	var opts []grpc.DialOption
-	if obs != nil {
-		opts = append(opts, grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
-			cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
-			start := time.Now()
-			err := invoker(ctx, method, req, reply, cc, callOpts...)
+// dialOptions instruments the etcd client's connection: safe transactions
+// are repeated through transient failures (retry.go), every unary
+// request's outcome (each attempt's) is reported to link and, with obs,
+// timed; with a tracer provider, a request made within a sampled trace
+// becomes a client span of that trace. Requests of untraced background
+// work (watches, keep-alive streams, scans) make no spans, so an idle
+// replica exports nothing.
+func dialOptions(tp trace.TracerProvider, obs RequestObserver, l *link) []grpc.DialOption {
+	// Outermost, so that each attempt of a repeated request is timed.
+	opts := []grpc.DialOption{grpc.WithChainUnaryInterceptor(retryInterceptor)}
+	opts = append(opts, grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
+		cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
+		start := time.Now()
+		err := invoker(ctx, method, req, reply, cc, callOpts...)
+		if obs != nil {
 			obs.EtcdRequest(method[strings.LastIndexByte(method, '/')+1:], time.Since(start))
-			return err
-		}))
-	}
+		}
+		l.observe(method, err)
+		return err
+	}))
 	if tp != nil {
 		opts = append(opts, grpc.WithStatsHandler(sampledOnly{otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(tp),

@@ -17,7 +17,7 @@ func testScan(t *testing.T, open opener) {
 	s, lease := create(t, open) // state without a master, broker 1 alive
 	cfg := ledgerless.DefaultRuntimeConfig()
 	cfg.PausedGroups = []string{g.String()}
-	if err := s.WriteConfig(ctxT(t), cfg, 0); err != nil {
+	if _, err := s.WriteConfig(ctxT(t), cfg, 0); err != nil {
 		t.Fatal(err)
 	}
 	scan, err := s.Scan(ctxT(t))
@@ -51,7 +51,7 @@ func TestConfigReadsSeeEveryWrite(t *testing.T) {
 	s := storetest.Open(t, storetest.Prefix(t))
 	cfg := ledgerless.DefaultRuntimeConfig()
 	cfg.PausedGroups = []string{"c/a", "c/b"}
-	if err := s.WriteConfig(ctxT(t), cfg, 0); err != nil {
+	if _, err := s.WriteConfig(ctxT(t), cfg, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, rev, err := s.ReadConfig(ctxT(t))
@@ -63,7 +63,7 @@ func TestConfigReadsSeeEveryWrite(t *testing.T) {
 		t.Errorf("a caller's change reached the cache: %v", again.PausedGroups)
 	}
 	cfg.PausedGroups = []string{"c/z"}
-	if err := s.WriteConfig(ctxT(t), cfg, rev); err != nil {
+	if _, err := s.WriteConfig(ctxT(t), cfg, rev); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, err = s.ReadConfig(ctxT(t)); err != nil || !slices.Equal(got.PausedGroups, []string{"c/z"}) {

@@ -18,7 +18,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/ledgerless/ledgerless"
 	"github.com/ledgerless/ledgerless/tracing"
@@ -33,9 +32,10 @@ type LeaseID int64
 
 // Store reads and writes ledgerless state in etcd below one prefix.
 type Store struct {
-	cli *clientv3.Client
-	k   keys
-	ka  *keepAliver
+	cli  *clientv3.Client
+	k    keys
+	ka   *keepAliver
+	link *link // whether etcd answers, as this Store's round trips find
 
 	endpoints []string        // etcd's client URLs, as reported
 	tracer    trace.Tracer    // nil: tracing off
@@ -48,16 +48,18 @@ type Store struct {
 	close  sync.Once
 }
 
-var errClosed = errors.New("store closed")
+// errClosed answers the requests made after Close: the replica is shutting
+// down, and the caller should try another.
+var errClosed = fmt.Errorf("store closed: %w", ledgerless.ErrUnavailable)
 
 // newStore returns a Store that owns cli and renews leases through lease,
-// configured by cfg.
-func newStore(cli *clientv3.Client, lease func() etcdserverpb.LeaseClient, cfg ClientConfig) *Store {
+// configured by cfg; l is told of cli's requests already.
+func newStore(cli *clientv3.Client, lease func() etcdserverpb.LeaseClient, cfg ClientConfig, l *link) *Store {
 	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	s := &Store{cli: cli, k: keys{prefix: prefix}, ka: &keepAliver{lease: lease}, endpoints: cfg.Endpoints,
+	s := &Store{cli: cli, k: keys{prefix: prefix}, ka: newKeepAliver(lease, l), link: l, endpoints: cfg.Endpoints,
 		tracer: tracing.Tracer(cfg.TracerProvider), obs: cfg.Observer, beats: make(chan *beat), closed: make(chan struct{})}
 	for range beatCommitters {
 		go s.commitBeats()
@@ -85,9 +87,9 @@ func translate(op string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w: %w", op, ledgerless.ErrUnavailable, err)
 	}
-	switch status.Code(err) {
+	switch codeOf(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted, codes.ResourceExhausted:
-		return fmt.Errorf("%s: %w: %v", op, ledgerless.ErrUnavailable, err)
+		return fmt.Errorf("%s: %w: %w", op, ledgerless.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
@@ -113,7 +115,7 @@ func (s *Store) GrantLease(ctx context.Context, ttl time.Duration) (LeaseID, err
 // that is already gone is not an error.
 func (s *Store) RevokeLease(ctx context.Context, id LeaseID) error {
 	_, err := s.cli.Revoke(ctx, clientv3.LeaseID(id))
-	if err != nil && status.Code(err) != codes.NotFound && !isLeaseNotFound(err) {
+	if err != nil && codeOf(err) != codes.NotFound && !isLeaseNotFound(err) {
 		return translate("revoke lease", err)
 	}
 	return nil

@@ -1,7 +1,9 @@
 // Command etcd is etcd's own server, built from the official module at
-// the version ledgerless uses (go.etcd.io/etcd/server/v3/etcdmain), so
-// that tests and demos run a real external etcd cluster without
-// installing one. It takes etcd's flags: etcd --help.
+// the version ledgerless uses (go.etcd.io/etcd/server/v3/embed), so that
+// tests and demos run a real external etcd cluster without installing
+// one. It takes etcd's flags, environment variables and configuration
+// file (etcd --help), and stops promptly however many clients are
+// connected (serve.go).
 //
 // `etcd health [URL]` is added for containers built FROM scratch, which
 // have no curl: it exits 0 when the member at URL (default
@@ -16,8 +18,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"go.etcd.io/etcd/server/v3/etcdmain"
 )
 
 func main() {
@@ -32,7 +32,7 @@ func main() {
 		}
 		return
 	}
-	etcdmain.Main(os.Args)
+	os.Exit(serve(os.Args[1:]))
 }
 
 func health(url string) error {

@@ -279,7 +279,7 @@ func pauseGroups(ctx context.Context, st *store.Store, plan []planned) error {
 		if err := c.Validate(); err != nil {
 			return err
 		}
-		err = st.WriteConfig(ctx, c, rev)
+		_, err = st.WriteConfig(ctx, c, rev)
 		if !errors.Is(err, store.ErrConflict) || attempt == 5 {
 			return err
 		}

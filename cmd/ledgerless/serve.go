@@ -120,6 +120,7 @@ tracing: section. Prometheus metrics are on /metrics whatever the tracing.`,
 	f.String("embedded-listen-peer-url", "", "embedded etcd peer URL to bind, e.g. http://0.0.0.0:2380")
 	f.Duration("embedded-compaction-retention", d.Embedded.CompactionRetention, "history period of the embedded etcd: every period it compacts to the revision of one period earlier")
 	f.Bool("embedded-no-defrag", false, "do not defragment the embedded etcd's database after compactions that freed at least half of it")
+	f.String("embedded-log-level", "warn", "lowest level of the embedded etcd's own lines, logged with the replica's (component=etcd): debug, info, warn, error; --log-level debug makes it info unless given")
 	f.String("embedded-initial-cluster", "", "embedded etcd initial cluster, name=peerURL,... (default: this member alone)")
 	f.Duration("shutdown-timeout", d.ShutdownTimeout, "longest graceful shutdown before giving up")
 	f.String("log-level", "info", "log level: debug, info, warn, error")
@@ -172,7 +173,8 @@ func serveConfig(v *viper.Viper, stdout, stderr io.Writer) (server.Config, error
 	cfg.ShutdownTimeout = v.GetDuration("shutdown-timeout")
 	cfg.Tracing = settings.Tracing(v, stdout)
 	securityConfig(v, &cfg)
-	if v.GetString("log-level") == "debug" {
+	cfg.Embedded.LogLevel = v.GetString("embedded-log-level")
+	if v.GetString("log-level") == "debug" && !v.IsSet("embedded-log-level") {
 		cfg.Embedded.LogLevel = "info"
 	}
 	return cfg, cfg.Validate()

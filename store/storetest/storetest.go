@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/ledgerless/ledgerless/store"
 )
 
@@ -27,13 +29,25 @@ var (
 // a test started it; call it from TestMain and return its code. The etcd
 // starts at first use, so that tests that need none (fuzz targets of pure
 // functions among them) run without its load.
+//
+// When every test passed, Main then checks that no goroutine outlived
+// them: every goroutine a test started, directly or through the code it
+// tested, must have been joined by the time it ended. Goroutines running
+// before the tests (package init) are not counted.
 func Main(m *testing.M) int {
+	before := goleak.IgnoreCurrent()
 	code := m.Run()
 	if etcd != nil {
 		etcd.Close()
 	}
 	if dir != "" {
 		os.RemoveAll(dir)
+	}
+	if code == 0 {
+		if err := goleak.Find(before); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines outlived the tests: %v\n", err)
+			return 1
+		}
 	}
 	return code
 }
