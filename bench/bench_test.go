@@ -120,6 +120,11 @@ func TestConfigValidate(t *testing.T) {
 		"trials":        func(c *Config) { c.FailoverTrials = 0 },
 		"pollers":       func(c *Config) { c.Pollers = 0 },
 		"too many open": func(c *Config) { c.Pollers = 1 << 40 },
+		"unknown phase": func(c *Config) { c.Phases = []string{"nope"} },
+		"memory alone":  func(c *Config) { c.Phases = []string{PhaseMemory} },
+		"no brokersim":  func(c *Config) { c.Phases, c.Brokersim = []string{PhaseRocketMQFailover}, "" },
+		"masterless":    func(c *Config) { c.Masterless = -1 },
+		"rmq trials":    func(c *Config) { c.RocketMQTrials = 0 },
 	} {
 		c := ok
 		c.Brokers = []int{3}
@@ -151,7 +156,40 @@ func report() *Report {
 		Failover: []Failover{{Mode: "resign", Latency: lat}, {Mode: "expiry", Latency: lat, Granularity: lat}},
 		Fanout: []Fanout{{System: sysLongPoll, Pollers: 10, Delivered: 10, Latency: lat, ServerCPU: 60e-6},
 			{System: sysRawWatch, Pollers: 10, Delivered: 10, Latency: Latency{N: 10, P50: 2 * time.Millisecond, P99: 4 * time.Millisecond, Max: 4 * time.Millisecond}, ServerCPU: 40e-6}},
+		Loaded: &Loaded{Groups: 1000, Mode: "revoke", Without: lat, With: Latency{N: 10, P50: 1100 * time.Microsecond, P99: 5 * time.Millisecond, Max: 6 * time.Millisecond}},
+		RocketMQFailover: []ProcessFailover{{Mode: anchorKill, Timeout: 2 * time.Second, Latency: lat},
+			{Mode: anchorStop, Timeout: 10 * time.Second, Latency: Latency{N: 10, P50: 10100 * time.Millisecond, P99: 10700 * time.Millisecond, Max: 10700 * time.Millisecond}}},
+		RocketMQHeartbeat: &RocketMQHeartbeat{Brokers: 1000, Duration: time.Minute, Runs: []RocketMQRun{
+			{System: sysRocketMQ3, Replicas: 3, Rate: 1000, PerBrokerSecond: Cost{Txns: 0.34, Puts: 0.34, Renewals: 1}},
+			{System: sysRocketMQ1, Replicas: 1, Rate: 1000, PerBrokerSecond: Cost{Txns: 0.34, Puts: 0.34, Renewals: 1}},
+			{System: sysRawLease, Rate: 1000, PerBrokerSecond: Cost{Txns: 1, Puts: 1, Renewals: 1}}}},
 		Micro: "BenchmarkDecide 1 ns/op",
+	}
+}
+
+// The RocketMQ phases and the loaded failover show their figures,
+// ratios, anchors and goals.
+func TestWriteTableHasTheRocketMQPhases(t *testing.T) {
+	var out bytes.Buffer
+	if err := report().WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1,000 master-less or paused groups present", "1.10×", "54–91 ms", "10.0–11.8 s",
+		"≤ 10600 ms: not met", sysRocketMQ3, sysRocketMQ1, "3 replicas ÷ 1 replica (target ≤ 1.0×)", "0.34×"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// A partial run replaces the sections it measured where they stand,
+// adds new ones after the section before them, and keeps the rest.
+func TestMergeSections(t *testing.T) {
+	old := "# B\n\nintro\n\n## Heartbeats\n\nold hb\n\n## Failover\n\nold fo\n\n## Memory\n\nold mem\n"
+	partial := "# B\n\nnew intro\n\n## Failover\n\nnew fo\n\n## Failover of RocketMQ-protocol brokers\n\nnew rmq\n"
+	want := "# B\n\nintro\n\n## Heartbeats\n\nold hb\n\n## Failover\n\nnew fo\n\n## Failover of RocketMQ-protocol brokers\n\nnew rmq\n## Memory\n\nold mem\n"
+	if got := string(mergeSections([]byte(old), []byte(partial))); got != want {
+		t.Errorf("merged:\n%s\nwant:\n%s", got, want)
 	}
 }
 

@@ -39,8 +39,10 @@ func startController(ctx context.Context, binary, dir, id, etcd string, extra ..
 	listen := freeAddr()
 	// --max-long-polls 0: --pollers, not the replica's default bound,
 	// decides how many long polls wait.
+	// --remoting-advertise: 1005 names this address as the leader's, which
+	// RocketMQ-protocol brokers then call.
 	args := []string{"serve", "--listen", listen, "--replica-id", id, "--data-dir", filepath.Join(dir, id), "--log-level", "warn",
-		"--max-long-polls", "0"}
+		"--max-long-polls", "0", "--remoting-advertise", listen}
 	c := &controller{id: id, url: "http://" + listen, etcd: etcd, log: filepath.Join(dir, id+".log"), done: make(chan struct{})}
 	if etcd == "" {
 		c.etcd = "http://" + freeAddr()
@@ -200,3 +202,31 @@ func (c *controller) output() string {
 	b, _ := io.ReadAll(io.LimitReader(f, 64<<10))
 	return string(b)
 }
+
+// replicas returns the three controller replicas of the RocketMQ phases:
+// the first one, and two more on its etcd, started on first use, as a
+// stock broker's controllerAddr lists three.
+func (r *runner) replicas(ctx context.Context) ([]*controller, error) {
+	for len(r.more) < 2 {
+		id := fmt.Sprintf("bench-%d", len(r.more)+2)
+		r.step("starting controller replica %s on the first one's etcd", id)
+		ctl, err := startController(ctx, r.cfg.Binary, r.dir, id, r.ctl.etcd)
+		if err != nil {
+			return nil, err
+		}
+		r.more = append(r.more, ctl)
+	}
+	return append([]*controller{r.ctl}, r.more...), nil
+}
+
+// stopReplicas stops the replicas that replicas started.
+func (r *runner) stopReplicas() {
+	for _, c := range r.more {
+		c.stop()
+	}
+	r.more = nil
+}
+
+// remotingAddr is the host:port where the replica serves RocketMQ's
+// protocol: its REST port.
+func (c *controller) remotingAddr() string { return strings.TrimPrefix(c.url, "http://") }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -12,10 +13,14 @@ import (
 )
 
 // Failover is the latency of one way of losing a master, from the moment
-// the lease is gone to a long-polling slave seeing itself master.
+// the lease is gone (or the master's process is killed) to a long-polling
+// slave seeing itself master.
 type Failover struct {
-	Mode    string // resign, revoke or expiry
-	Start   string // what starts the clock
+	Mode  string // resign, revoke, expiry or kill -9
+	Start string // what starts the clock
+	// Anchor is the stock DLedger controller's figure for the same loss,
+	// when there is one (see anchors).
+	Anchor  string
 	Latency Latency
 	// Granularity is etcd's own, for expiry: from the lease's TTL running
 	// out (the last renewal's answer plus the TTL) to the watch seeing the
@@ -29,27 +34,41 @@ const failoverTTL = ledgerless.MinHeartbeatTimeout
 // beatEvery is how often the trials' brokers heartbeat.
 const beatEvery = 500 * time.Millisecond
 
+const modeKill = "kill -9"
+
 var failoverModes = []struct{ mode, start string }{
 	{"resign", "the master's DELETE …/lease is sent"},
 	{"revoke", "the master's lease is revoked in etcd behind the controller's back"},
 	{"expiry", "an etcd watch sees the master's lease expire (TTL 2 s)"},
+	{modeKill, "the master's brokersim process (REST, TTL 2 s) is sent SIGKILL"},
+}
+
+// Loaded is the effect of many groups that need no election on one that
+// does: the same failover, without and with Groups master-less or paused
+// groups present, in the same run.
+type Loaded struct {
+	Groups        int
+	Mode          string
+	Without, With Latency
 }
 
 // failovers runs FailoverTrials trials of each mode, one after another,
-// each in a group of its own with a master and a slave in sync. The
-// trials watch etcd on their own connection, opened for them alone:
-// the watch would otherwise see every registration of the later phases.
-func (r *runner) failovers(ctx context.Context) ([]Failover, error) {
+// each in a group of its own with a master and a slave in sync (kill -9
+// only with a brokersim binary), then the revoke trials again with
+// Masterless master-less or paused groups present. The trials watch
+// etcd on their own connection, opened for them alone: the watch would
+// otherwise see every registration of the later phases.
+func (r *runner) failovers(ctx context.Context) ([]Failover, *Loaded, error) {
 	st, err := store.Open(store.ClientConfig{Endpoints: []string{r.ctl.etcd}, DialTimeout: 10 * time.Second})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer st.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	obs, err := observe(ctx, st)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The controller elects for an expired master only once it has been
 	// connected to etcd for the master's heartbeat timeout.
@@ -58,32 +77,76 @@ func (r *runner) failovers(ctx context.Context) ([]Failover, error) {
 	defer poller.close()
 	var out []Failover
 	for _, m := range failoverModes {
-		f := Failover{Mode: m.mode, Start: m.start}
-		var lat, gran []time.Duration
-		for t := range r.cfg.FailoverTrials {
-			d, g, err := r.failoverTrial(ctx, st, obs, poller, m.mode, t)
-			if err != nil {
-				return nil, fmt.Errorf("failover %s trial %d: %w", m.mode, t+1, err)
-			}
-			lat = append(lat, d)
-			if m.mode == "expiry" {
-				gran = append(gran, g)
-			}
+		if m.mode == modeKill && r.cfg.Brokersim == "" {
+			continue
 		}
-		f.Latency, f.Granularity = summarize(lat), summarize(gran)
-		r.step("failover: %s, %d trials: p50 %s, p99 %s, max %s", m.mode, f.Latency.N, ms(f.Latency.P50), ms(f.Latency.P99), ms(f.Latency.Max))
+		f, err := r.failoverMode(ctx, st, obs, poller, m.mode, m.mode)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.Start = m.start
+		if m.mode == modeKill {
+			f.Anchor = anchorFor(anchorKill, failoverTTL)
+		}
 		out = append(out, f)
 	}
-	return out, nil
+	if r.cfg.Masterless == 0 {
+		return out, nil, nil
+	}
+	l := &Loaded{Groups: r.cfg.Masterless, Mode: "revoke"}
+	for _, f := range out {
+		if f.Mode == l.Mode {
+			l.Without = f.Latency
+		}
+	}
+	undo, err := r.masterless(ctx, st, r.cfg.Masterless)
+	defer undo()
+	if err != nil {
+		return nil, nil, fmt.Errorf("master-less groups: %w", err)
+	}
+	f, err := r.failoverMode(ctx, st, obs, poller, l.Mode, "loaded-"+l.Mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.With = f.Latency
+	r.step("failover: %s with %s master-less or paused groups ÷ without: p50 %s, p99 %s", l.Mode, count(float64(l.Groups)),
+		ratioOf(float64(l.With.P50), float64(l.Without.P50)), ratioOf(float64(l.With.P99), float64(l.Without.P99)))
+	return out, l, nil
 }
 
-// failoverTrial loses the master of a new group the mode's way and returns
-// the time until a long-polling slave sees itself master and, for expiry,
-// etcd's expiry granularity.
-func (r *runner) failoverTrial(ctx context.Context, st *store.Store, obs *observer, poller *api, mode string, t int) (time.Duration, time.Duration, error) {
+// failoverMode runs FailoverTrials trials of mode in groups named from
+// prefix.
+func (r *runner) failoverMode(ctx context.Context, st *store.Store, obs *observer, poller *api, mode, prefix string) (Failover, error) {
+	f := Failover{Mode: mode}
+	var lat, gran []time.Duration
+	for t := range r.cfg.FailoverTrials {
+		g := ledgerless.GroupKey{Cluster: "failover", Group: fmt.Sprintf("%s-%03d", strings.ReplaceAll(prefix, " ", ""), t)}
+		var d, gr time.Duration
+		var err error
+		if mode == modeKill {
+			d, err = r.killTrial(ctx, poller, g)
+		} else {
+			d, gr, err = r.failoverTrial(ctx, st, obs, poller, mode, g)
+		}
+		if err != nil {
+			return f, fmt.Errorf("failover %s trial %d: %w", prefix, t+1, err)
+		}
+		lat = append(lat, d)
+		if mode == "expiry" {
+			gran = append(gran, gr)
+		}
+	}
+	f.Latency, f.Granularity = summarize(lat), summarize(gran)
+	r.step("failover: %s, %d trials: p50 %s, p99 %s, max %s", prefix, f.Latency.N, ms(f.Latency.P50), ms(f.Latency.P99), ms(f.Latency.Max))
+	return f, nil
+}
+
+// failoverTrial loses the master of new group g the mode's way and
+// returns the time until a long-polling slave sees itself master and, for
+// expiry, etcd's expiry granularity.
+func (r *runner) failoverTrial(ctx context.Context, st *store.Store, obs *observer, poller *api, mode string, g ledgerless.GroupKey) (time.Duration, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	g := ledgerless.GroupKey{Cluster: "failover", Group: fmt.Sprintf("%s-%03d", mode, t)}
 	defer func() { _ = r.api.removeGroup(context.WithoutCancel(ctx), g) }()
 	p, err := r.pair(ctx, g, failoverTTL)
 	defer p.stop()

@@ -23,6 +23,7 @@ const rawPrefix = "/ledgerless-bench/raw/"
 // KeepAliveOnce, as a program that does not batch anything would.
 type raw struct {
 	cli     *clientv3.Client
+	prefix  string // of its keys
 	mu      sync.Mutex
 	leases  []clientv3.LeaseID
 	keys    []string
@@ -30,11 +31,16 @@ type raw struct {
 }
 
 func newRaw(endpoint string, maxBrokers int) (*raw, error) {
+	return newRawAt(endpoint, maxBrokers, rawPrefix)
+}
+
+// newRawAt is newRaw with keys below prefix.
+func newRawAt(endpoint string, maxBrokers int, prefix string) (*raw, error) {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("raw etcd client: %w", err)
 	}
-	return &raw{cli: cli, offsets: make([]atomic.Int64, maxBrokers)}, nil
+	return &raw{cli: cli, prefix: prefix, offsets: make([]atomic.Int64, maxBrokers)}, nil
 }
 
 func (r *raw) close() { _ = r.cli.Close() }
@@ -45,7 +51,7 @@ func (r *raw) grant(ctx context.Context, n, conc int, ttl time.Duration) error {
 	r.mu.Lock()
 	from := len(r.leases)
 	for i := from; i < n; i++ {
-		r.keys = append(r.keys, rawPrefix+fmt.Sprintf("%08d", i))
+		r.keys = append(r.keys, r.prefix+fmt.Sprintf("%08d", i))
 	}
 	r.leases = append(r.leases, make([]clientv3.LeaseID, max(n-from, 0))...)
 	r.mu.Unlock()

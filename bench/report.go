@@ -25,11 +25,30 @@ type Env struct {
 	Elapsed     time.Duration
 	QuotaBytes  float64       // etcd's backend quota
 	Steady      time.Duration // of the memory run and today's baseline
+	Partial     bool          // only some phases ran (--phases)
+	// LoadBefore and LoadAfter are the machine's 1-minute load average
+	// when the run started and ended ("" where unknown): what else it
+	// was doing, which the absolute figures depend on.
+	LoadBefore, LoadAfter string
+}
+
+// loadAverage is the 1-minute load average from /proc/loadavg, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 func (r *runner) env(ctx context.Context) (Env, error) {
 	e := Env{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), OS: runtime.GOOS + "/" + runtime.GOARCH,
-		GoVersion: runtime.Version(), Date: time.Now().UTC(), Command: r.cfg.Command, Rounds: r.cfg.Rounds, Steady: r.cfg.Steady}
+		GoVersion: runtime.Version(), Date: time.Now().UTC(), Command: r.cfg.Command, Rounds: r.cfg.Rounds, Steady: r.cfg.Steady,
+		Partial: len(r.cfg.Phases) > 0, LoadBefore: loadAverage()}
 	st, err := r.raw.status(ctx)
 	if err != nil {
 		return e, fmt.Errorf("etcd status: %w", err)
@@ -113,14 +132,21 @@ func (rep *Report) ratioTable() table {
 
 func (rep *Report) failoverTable() table {
 	t := table{title: "Failover: until a long-polling slave sees itself master (target p99 ≤ 100 ms)",
-		header: []string{"master lost by", "clock starts when", "trials", "p50", "p99", "max"}}
+		header: []string{"master lost by", "clock starts when", "trials", "p50", "p99", "max", "stock DLedger controller, kill -9 → new master"}}
 	for _, f := range rep.Failover {
-		t.rows = append(t.rows, []string{f.Mode, f.Start, fmt.Sprint(f.Latency.N), ms(f.Latency.P50), ms(f.Latency.P99), ms(f.Latency.Max)})
+		t.rows = append(t.rows, []string{f.Mode, f.Start, fmt.Sprint(f.Latency.N), ms(f.Latency.P50), ms(f.Latency.P99), ms(f.Latency.Max), f.Anchor})
 	}
 	for _, f := range rep.Failover {
 		if g := f.Granularity; g.N > 0 {
-			t.rows = append(t.rows, []string{"(etcd itself)", "the lease's TTL runs out; until the watch sees it deleted", fmt.Sprint(g.N), ms(g.P50), ms(g.P99), ms(g.Max)})
+			t.rows = append(t.rows, []string{"(etcd itself)", "the lease's TTL runs out; until the watch sees it deleted", fmt.Sprint(g.N), ms(g.P50), ms(g.P99), ms(g.Max), ""})
 		}
+	}
+	if l := rep.Loaded; l != nil {
+		w := l.With
+		t.rows = append(t.rows,
+			[]string{l.Mode + ", " + count(float64(l.Groups)) + " master-less or paused groups present", "as " + l.Mode, fmt.Sprint(w.N), ms(w.P50), ms(w.P99), ms(w.Max), ""},
+			[]string{"÷ the same without them (target ≤ 1.10×)", "", "", ratioOf(float64(w.P50), float64(l.Without.P50)),
+				ratioOf(float64(w.P99), float64(l.Without.P99)), ratioOf(float64(w.Max), float64(l.Without.Max)), ""})
 	}
 	return t
 }
@@ -163,9 +189,29 @@ func (rep *Report) memoryTable() table {
 		}}
 }
 
-// WriteTable prints the results as aligned text tables.
+// WriteTable prints the results of the phases that ran as aligned text
+// tables.
 func (rep *Report) WriteTable(w io.Writer) error {
-	for _, t := range []table{rep.heartbeatTable(), rep.ratioTable(), rep.failoverTable(), rep.fanoutTable(), rep.memoryTable(), rep.targetsTable()} {
+	var ts []table
+	if len(rep.Heartbeat) > 0 {
+		ts = append(ts, rep.heartbeatTable(), rep.ratioTable())
+	}
+	if len(rep.Failover) > 0 {
+		ts = append(ts, rep.failoverTable())
+	}
+	if len(rep.RocketMQFailover) > 0 {
+		ts = append(ts, rep.rocketmqFailoverTable())
+	}
+	if len(rep.Fanout) > 0 {
+		ts = append(ts, rep.fanoutTable())
+	}
+	if rep.Memory.Brokers > 0 {
+		ts = append(ts, rep.memoryTable(), rep.targetsTable())
+	}
+	if rep.RocketMQHeartbeat != nil {
+		ts = append(ts, rep.rocketmqHeartbeatTable())
+	}
+	for _, t := range ts {
 		if err := t.text(w); err != nil {
 			return err
 		}

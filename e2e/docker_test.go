@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,9 +25,29 @@ import (
 // own. They need a Docker daemon and docker-compose; without them they
 // are skipped, except in CI, where that is a failure.
 
-// demoHeartbeatTimeout is the brokers' heartbeat timeout in the compose
-// files (each heartbeats every second).
-const demoHeartbeatTimeout = 3 * time.Second
+// demoHeartbeatTimeout is the REST brokers' heartbeat timeout in the
+// compose files (each heartbeats every second); demoRocketMQTimeout is
+// controllerHeartBeatTimeoutMills in the broker.conf of the RocketMQ
+// group's brokers (deployments/rocketmq).
+const (
+	demoHeartbeatTimeout = 3 * time.Second
+	demoRocketMQTimeout  = 5 * time.Second
+)
+
+// demoGroup is one of the compose demo's broker groups: its name, its
+// services' prefix (broker-a1, ...) and the protocol its brokers speak.
+type demoGroup struct {
+	name, letter, protocol string
+	timeout                time.Duration
+}
+
+// demoGroups are the demo's groups: two of REST brokers, and broker-r of
+// RocketMQ's protocol, whose brokers are set up by a broker.conf each.
+var demoGroups = []demoGroup{
+	{"broker-a", "a", brokersim.ProtocolREST, demoHeartbeatTimeout},
+	{"broker-b", "b", brokersim.ProtocolREST, demoHeartbeatTimeout},
+	{"broker-r", "r", brokersim.ProtocolRocketMQ, demoRocketMQTimeout},
+}
 
 // requireDocker skips or fails t when Docker cannot run the deployment.
 func requireDocker(t *testing.T) {
@@ -219,9 +240,9 @@ func startDeployment(t *testing.T, files ...string) *deployment {
 		d.urls = append(d.urls, "http://"+port(fmt.Sprintf("LEDGERLESS_PORT_%d", i+1)))
 	}
 	brokerAddrs := map[string]string{}
-	for _, g := range []string{"a", "b"} {
+	for _, g := range demoGroups {
 		for i := range brokersPerGroup {
-			brokerAddrs[fmt.Sprintf("broker-%s%d", g, i+1)] = port(fmt.Sprintf("BROKER_%s%d_PORT", strings.ToUpper(g), i+1))
+			brokerAddrs[fmt.Sprintf("%s%d", g.name, i+1)] = port(fmt.Sprintf("BROKER_%s%d_PORT", strings.ToUpper(g.letter), i+1))
 		}
 	}
 	t.Cleanup(func() {
@@ -240,8 +261,15 @@ func startDeployment(t *testing.T, files ...string) *deployment {
 	for i := range 3 {
 		d.controllers = append(d.controllers, service(fmt.Sprintf("ctl%d", i+1)))
 	}
-	d.producers = []*container{service("producer-a"), service("producer-b")}
-	if services := d.compose.must(t, "config", "--services"); strings.Contains(services, "etcd1") {
+	services := strings.Fields(d.compose.must(t, "config", "--services"))
+	var groups []demoGroup
+	for _, g := range demoGroups {
+		if slices.Contains(services, g.name+"1") {
+			groups = append(groups, g)
+			d.producers = append(d.producers, service("producer-"+g.letter))
+		}
+	}
+	if slices.Contains(services, "etcd1") {
 		for i := range 3 {
 			d.etcd = append(d.etcd, service(fmt.Sprintf("etcd%d", i+1)))
 		}
@@ -255,8 +283,9 @@ func startDeployment(t *testing.T, files ...string) *deployment {
 	ctx, cancel := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
 	t.Cleanup(func() { cancel(); workers.Wait() }) // before the deployment goes down
-	for _, name := range []string{"broker-a", "broker-b"} {
-		g := &group{name: name, changed: make(chan struct{}), acks: filepath.Join(d.dir, name+"-acks.jsonl")}
+	for _, dg := range groups {
+		name := dg.name
+		g := &group{name: name, protocol: dg.protocol, timeout: dg.timeout, changed: make(chan struct{}), acks: filepath.Join(d.dir, name+"-acks.jsonl")}
 		d.groups = append(d.groups, g)
 		var addrs []string
 		for i := range brokersPerGroup {
@@ -289,12 +318,13 @@ func startDeployment(t *testing.T, files ...string) *deployment {
 func brokerContainer(b *broker) *container { return b.node.(*container) }
 
 // TestDocker runs the compose demo and fails it over: a killed master
-// container, a partitioned master, a stopped etcd member, restarted
+// container in a REST group and in the RocketMQ group, a partitioned master, a stopped etcd member, restarted
 // controllers; then every container must stop gracefully on SIGTERM.
 func TestDocker(t *testing.T) {
 	d := startDeployment(t, "../docker-compose.yml")
 
 	t.Run("kill the master container", func(t *testing.T) { d.killMaster(t, d.groups[0]) })
+	t.Run("kill the master container of the RocketMQ group", func(t *testing.T) { d.killMaster(t, d.rocketmqGroup(t)) })
 
 	t.Run("partition the master", func(t *testing.T) {
 		g := d.groups[1]
@@ -322,7 +352,7 @@ func TestDocker(t *testing.T) {
 		if err := member.stop(10 * time.Second); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(3 * demoHeartbeatTimeout)
+		time.Sleep(3 * d.longestTimeout())
 		for _, g := range d.groups {
 			g.waitView(t, "every broker alive", 10*time.Second, fullSet)
 		}
@@ -337,7 +367,7 @@ func TestDocker(t *testing.T) {
 		from := time.Now()
 		d.compose.must(t, "restart", "-t", "10", "ctl1", "ctl2", "ctl3")
 		d.waitControllers(t)
-		time.Sleep(2*demoHeartbeatTimeout + time.Second) // past the elections' grace after connecting
+		time.Sleep(2*d.longestTimeout() + time.Second) // past the elections' grace after connecting
 		for _, g := range d.groups {
 			g.waitView(t, "every broker alive again", 10*time.Second, fullSet)
 		}
@@ -358,18 +388,39 @@ func TestDocker(t *testing.T) {
 }
 
 // TestDockerEmbedded runs the demo whose controllers form their own etcd
-// cluster, and kills a master container.
+// cluster, and kills a master container of a REST group and of the
+// RocketMQ group.
 func TestDockerEmbedded(t *testing.T) {
 	d := startDeployment(t, "../deployments/docker-compose.embedded.yml")
-	d.killMaster(t, d.groups[0])
+	t.Run("kill the master container", func(t *testing.T) { d.killMaster(t, d.groups[0]) })
+	t.Run("kill the master container of the RocketMQ group", func(t *testing.T) { d.killMaster(t, d.rocketmqGroup(t)) })
+}
+
+// rocketmqGroup is the demo's group of RocketMQ-protocol brokers.
+func (d *deployment) rocketmqGroup(t *testing.T) *group {
+	t.Helper()
+	for _, g := range d.groups {
+		if g.protocol == brokersim.ProtocolRocketMQ {
+			return g
+		}
+	}
+	t.Fatal("the demo has no group of RocketMQ's protocol")
+	return nil
 }
 
 // killMaster kills the container of g's master: a member of the
-// SyncStateSet must be master within the heartbeat timeout plus 1 s. The
-// old master, started again, rejoins, and nothing acknowledged is lost.
+// SyncStateSet must be master within the heartbeat timeout plus 1 s, and
+// act as master (a RocketMQ-protocol broker learns it from NOTIFY or its
+// 1004 poll). The old master, started again, rejoins, and nothing
+// acknowledged is lost.
 func (d *deployment) killMaster(t *testing.T, g *group) {
-	k := d.failover(t, g, demoHeartbeatTimeout)
-	t.Logf("docker kill of the master: new master %d elected after %s, seen by a long poll after %s", *k.after.MasterBrokerID, k.elected, k.seen)
+	k := d.failover(t, g, g.timeout)
+	t.Logf("%s: docker kill of the master: new master %d elected after %s, seen by a long poll after %s", g.name, *k.after.MasterBrokerID, k.elected, k.seen)
+	next := g.master(t, k.after)
+	waitFor(t, "the new master acting as master", 10*time.Second, func() bool {
+		s := next.status()
+		return s.Role == ledgerless.RoleMaster && s.MasterEpoch == k.after.MasterEpoch
+	})
 	k.old.start(t)
 	g.waitView(t, "the old master back in the SyncStateSet", 60*time.Second, fullSet)
 	d.check(t)

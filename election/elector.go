@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,12 @@ import (
 // maxAttempts bounds how often Elect re-reads after losing a race.
 const maxAttempts = 8
 
+// Defaults of Options.
+const (
+	DefaultParallel        = 16
+	DefaultElectionTimeout = 5 * time.Second
+)
+
 // Options configure an Elector.
 type Options struct {
 	Store   *store.Store
@@ -34,6 +41,14 @@ type Options struct {
 	Heard func(g ledgerless.GroupKey) map[int64]Heard
 	// Reconcile is the period of the safety-net scan of every group.
 	Reconcile time.Duration
+	// Parallel bounds the automatic elections that run at once, each of
+	// its own group (default DefaultParallel).
+	Parallel int
+	// ElectionTimeout is the deadline of each automatic election and of
+	// each reconcile's scan (default DefaultElectionTimeout): an etcd call
+	// that hangs holds one election for that long, not every election
+	// of the replica.
+	ElectionTimeout time.Duration
 	// TracerProvider traces elections and reconciles; nil: tracing off.
 	TracerProvider trace.TracerProvider
 	// Observer is told of elections and reconciles; nil: nobody.
@@ -49,7 +64,8 @@ type Elector struct {
 	tracer trace.Tracer
 
 	mu      sync.Mutex
-	pending map[ledgerless.GroupKey][]Cause
+	pending map[ledgerless.GroupKey][]Cause // checks asked for, not started
+	running map[ledgerless.GroupKey]bool    // automatic elections under way
 	wake    chan struct{}
 	// failures limits the warnings of failed reconciles and automatic
 	// elections, which an etcd outage makes every second, to one per
@@ -71,11 +87,17 @@ func NewElector(opts Options) *Elector {
 	if opts.Reconcile <= 0 {
 		opts.Reconcile = time.Second
 	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = DefaultParallel
+	}
+	if opts.ElectionTimeout <= 0 {
+		opts.ElectionTimeout = DefaultElectionTimeout
+	}
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
 	}
 	return &Elector{opts: opts, tracer: tracing.Tracer(opts.TracerProvider),
-		pending: map[ledgerless.GroupKey][]Cause{}, wake: make(chan struct{}, 1),
+		pending: map[ledgerless.GroupKey][]Cause{}, running: map[ledgerless.GroupKey]bool{}, wake: make(chan struct{}, 1),
 		failures: ratelog.New(failureLogInterval, opts.Now)}
 }
 
@@ -162,59 +184,136 @@ func (e *Elector) notify(g ledgerless.GroupKey, c Cause) {
 }
 
 // Run performs automatic elections until ctx ends: at once for the groups
-// passed to LeaseLost, and for every group without a live master on each
-// reconcile tick. It returns nil when ctx ends.
+// passed to LeaseLost, and on each reconcile tick for every group whose
+// master is none or not alive and where an election could change
+// something (see Electable). Up to Parallel elections run at once, one per
+// group at most, each within ElectionTimeout; groups whose lease was lost
+// go before those the reconcile found. Run returns nil when ctx ends and
+// every election it started has returned.
 func (e *Elector) Run(ctx context.Context) error {
-	tick := time.NewTicker(e.opts.Reconcile)
-	defer tick.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { e.reconcileEvery(ctx) })
+	slots := make(chan struct{}, e.opts.Parallel) // one per election under way
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-e.wake:
-		case <-tick.C:
-			e.reconcile(ctx)
 		}
-		e.mu.Lock()
-		batch := e.pending
-		e.pending = map[ledgerless.GroupKey][]Cause{}
-		e.mu.Unlock()
-		for g, causes := range batch {
-			if _, err := e.Elect(ctx, g, Automatic, 0, causes...); err != nil && ctx.Err() == nil {
-				if suppressed, ok := e.failures.Allow("election " + g.String()); ok {
-					e.opts.Logger.Warn("automatic election", "group", g.String(), "err", err, "suppressed", suppressed)
+		for _, job := range e.take(cap(slots) - len(slots)) { // only Run fills slots: they are free
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer e.finished(job.group, slots)
+				ectx, cancel := context.WithTimeout(ctx, e.opts.ElectionTimeout)
+				defer cancel()
+				if _, err := e.Elect(ectx, job.group, Automatic, 0, job.causes...); err != nil && ctx.Err() == nil {
+					if suppressed, ok := e.failures.Allow("election " + job.group.String()); ok {
+						e.opts.Logger.Warn("automatic election", "group", job.group.String(), "err", err, "suppressed", suppressed)
+					}
 				}
-			}
+			})
 		}
 	}
 }
 
+// job is one automatic election check to run.
+type job struct {
+	group  ledgerless.GroupKey
+	causes []Cause
+}
+
+// take removes up to n pending checks of groups with no election under
+// way and marks those groups running: first the groups where a broker's
+// lease went away, then those a reconcile found.
+func (e *Elector) take(n int) []job {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []job
+	for _, leaseLost := range []bool{true, false} {
+		for g, causes := range e.pending {
+			if len(out) == n {
+				return out
+			}
+			if e.running[g] || slices.ContainsFunc(causes, func(c Cause) bool { return c.BrokerID != 0 }) != leaseLost {
+				continue
+			}
+			delete(e.pending, g)
+			e.running[g] = true
+			out = append(out, job{group: g, causes: causes})
+		}
+	}
+	return out
+}
+
+// finished ends the election of g that held a slot, and wakes Run for
+// what waited: a free slot, or a check of g asked for meanwhile.
+func (e *Elector) finished(g ledgerless.GroupKey, slots chan struct{}) {
+	e.mu.Lock()
+	delete(e.running, g)
+	e.mu.Unlock()
+	<-slots
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// reconcileEvery reconciles on every tick until ctx ends, each scan
+// within ElectionTimeout, apart from the elections: a slow scan delays no
+// election.
+func (e *Elector) reconcileEvery(ctx context.Context) {
+	tick := time.NewTicker(e.opts.Reconcile)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, e.opts.ElectionTimeout)
+		e.reconcile(sctx)
+		cancel()
+	}
+}
+
 // reconcile scans every group, reports what it saw, and asks for an
-// election check of each group without a live master. A reconcile that
-// finds such groups is recorded as a span, to which the elections it
-// prompts link; one that finds none records nothing.
+// election check of each group without a live master where an election
+// could change something: paused groups and master-less ones without an
+// electable broker cost nothing more than their share of the scan. A
+// reconcile that finds such groups is recorded as a span, to which the
+// elections it prompts link; one that finds none records nothing.
 func (e *Elector) reconcile(ctx context.Context) {
 	start := time.Now()
 	scan, err := e.opts.Store.Scan(ctx)
 	if err != nil {
-		if suppressed, ok := e.failures.Allow("reconcile"); ok {
-			e.opts.Logger.Warn("reconcile", "err", err, "suppressed", suppressed)
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if suppressed, ok := e.failures.Allow("reconcile"); ok {
+				e.opts.Logger.Warn("reconcile", "err", err, "suppressed", suppressed)
+			}
 		}
 		return
 	}
 	e.opts.Observer.Scanned(scan.Groups, scan.AliveBrokers, len(scan.WithoutLiveMaster))
-	if len(scan.WithoutLiveMaster) == 0 {
+	var electable []ledgerless.GroupKey
+	for _, g := range scan.WithoutLiveMaster {
+		if Electable(g.Key, g.State, g.Alive, scan.Config) {
+			electable = append(electable, g.Key)
+		}
+	}
+	if len(electable) == 0 {
 		return
 	}
 	_, span := tracing.Start(ctx, e.tracer, "ledgerless.reconcile", trace.WithNewRoot(), trace.WithTimestamp(start))
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("ledgerless.groups", scan.Groups),
 			attribute.Int("ledgerless.alive_brokers", scan.AliveBrokers),
-			attribute.Int("ledgerless.groups_without_live_master", len(scan.WithoutLiveMaster)))
+			attribute.Int("ledgerless.groups_without_live_master", len(scan.WithoutLiveMaster)),
+			attribute.Int("ledgerless.groups_electable", len(electable)))
 	}
 	span.End()
 	c := Cause{At: e.opts.Now(), Span: span.SpanContext()}
-	for _, g := range scan.WithoutLiveMaster {
+	for _, g := range electable {
 		e.notify(g, c)
 	}
 }

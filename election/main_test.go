@@ -1,10 +1,12 @@
 package election
 
 import (
+	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/ledgerless/ledgerless/store/storetest"
 )
 
-// TestMain fails the tests when a goroutine outlives them.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the tests when a goroutine outlives them (storetest.Main
+// checks), and stops the etcd of the tests that use one.
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }

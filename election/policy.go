@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/ledgerless/ledgerless"
@@ -89,6 +90,30 @@ func Decide(in Input) Decision {
 	next.MasterBrokerID, next.MasterAddress = 0, ""
 	next.MasterEpoch++
 	return Decision{Change: true, Next: next, Reason: reason}
+}
+
+// Electable says whether an automatic election could change the state st
+// of group key, whose master is none or not alive, given the ids of its
+// alive brokers and the configuration. It is the reconcile's filter:
+// paused groups, and master-less ones without a broker that could be
+// elected, cost it no read of their own. It errs on the side of true
+// (Decide has the last word): a dead master is always looked at, to be
+// replaced or fenced; a master-less group is when a broker is alive that
+// Decide might pick (a SyncStateSet member, any broker when unclean
+// elections are on or the group never had a master, any reporting broker
+// of a restored group).
+func Electable(key ledgerless.GroupKey, st ledgerless.State, alive []int64, cfg ledgerless.RuntimeConfig) bool {
+	switch {
+	case !st.NeverElected() && cfg.GroupPaused(key):
+		return false
+	case st.MasterBrokerID != 0:
+		return true
+	case len(alive) == 0:
+		return false
+	case st.Restored || st.NeverElected() || cfg.EnableElectUncleanMaster:
+		return true
+	}
+	return slices.ContainsFunc(alive, st.InSync)
 }
 
 // ReasonFor names the reason recorded for an automatic or resigned change.

@@ -41,6 +41,8 @@ type Store struct {
 	tracer    trace.Tracer    // nil: tracing off
 	obs       RequestObserver // nil: requests are not timed
 
+	cfg configCache // the runtime configuration last decoded
+
 	beats  chan *beat    // heartbeats waiting to be committed
 	closed chan struct{} // closed by Close
 	close  sync.Once
@@ -324,25 +326,45 @@ func kvsOf(resp *clientv3.TxnResponse, i int) []*mvccKV {
 
 // Scan is what the reconcile reads of every group at one revision.
 type Scan struct {
-	Groups            int                   // groups that exist
-	AliveBrokers      int                   // brokers whose lease is alive
-	WithoutLiveMaster []ledgerless.GroupKey // groups whose master is none or not alive
+	Groups            int            // groups that exist
+	AliveBrokers      int            // brokers whose lease is alive
+	WithoutLiveMaster []ScannedGroup // groups whose master is none or not alive
+	// Config is the runtime configuration, read with the rest.
+	Config ledgerless.RuntimeConfig
 }
 
-// Scan reads only state records and alive keys, for the reconcile.
+// ScannedGroup is what the reconcile sees of a group without a live
+// master: its state and which of its brokers are alive.
+type ScannedGroup struct {
+	Key   ledgerless.GroupKey
+	State ledgerless.State
+	Alive []int64 // ids of its brokers whose lease is alive, ascending
+}
+
+// Scan reads only state records, alive keys and the runtime
+// configuration, in one revision, for the reconcile.
 func (s *Store) Scan(ctx context.Context) (Scan, error) {
 	resp, err := s.cli.Txn(ctx).Then(
 		clientv3.OpGet(s.k.kind(kindState), clientv3.WithPrefix()),
 		clientv3.OpGet(s.k.kind(kindAlive), clientv3.WithPrefix(), clientv3.WithKeysOnly()),
+		clientv3.OpGet(s.k.config()),
 	).Commit()
 	if err != nil {
 		return Scan{}, translate("scan groups", err)
 	}
-	alive := map[string]bool{}
-	for _, kv := range kvsOf(resp, 1) {
-		alive[string(kv.Key)] = true
+	cfg, _, err := s.configFrom(kvsOf(resp, 2))
+	if err != nil {
+		return Scan{}, err
 	}
-	out := Scan{AliveBrokers: len(alive)}
+	alive := map[ledgerless.GroupKey][]int64{}
+	n := 0
+	for _, kv := range kvsOf(resp, 1) {
+		if p, ok := s.k.parse(string(kv.Key)); ok && p.kind == kindAlive {
+			alive[p.group] = append(alive[p.group], p.id) // keys sort by padded id
+			n++
+		}
+	}
+	out := Scan{AliveBrokers: n, Config: cfg}
 	for _, kv := range kvsOf(resp, 0) {
 		p, rec, ok, err := s.stateOf(kv)
 		if err != nil {
@@ -352,8 +374,9 @@ func (s *Store) Scan(ctx context.Context) (Scan, error) {
 			continue
 		}
 		out.Groups++
-		if rec.MasterBrokerID == 0 || !alive[s.k.member(kindAlive, p.group, rec.MasterBrokerID)] {
-			out.WithoutLiveMaster = append(out.WithoutLiveMaster, p.group)
+		ids := alive[p.group]
+		if rec.MasterBrokerID == 0 || !slices.Contains(ids, rec.MasterBrokerID) {
+			out.WithoutLiveMaster = append(out.WithoutLiveMaster, ScannedGroup{Key: p.group, State: rec.state(), Alive: ids})
 		}
 	}
 	return out, nil
