@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/ledgerless/ledgerless/store"
 )
@@ -68,7 +70,7 @@ func (r *runner) memory(ctx context.Context) (Memory, error) {
 		return a.heartbeatTimeout(ctx, r.paths[i], r.offsets[i].Add(1), steadyTimeout)
 	}}
 	r.step("memory: %s brokers in %s groups heartbeat through it, timeout %s (a new lease each)", count(float64(n)), count(float64(m.Groups)), steadyTimeout)
-	if err := forEach(ctx, 0, n, 64, sys.beat); err != nil {
+	if err := convert(ctx, sys, n, steadyInterval); err != nil {
 		return m, fmt.Errorf("heartbeat through the second replica: %w", err)
 	}
 	before, err := scrapeBoth(ctx, ctl, r.ctl)
@@ -126,4 +128,42 @@ func scrapeBoth(ctx context.Context, a, b *controller) ([2]metrics, error) {
 	}
 	mb, err := b.metrics(ctx)
 	return [2]metrics{ma, mb}, err
+}
+
+// convert sends every broker's first heartbeat of sys, which gives it a
+// new lease, in chunks, while a keeper heartbeats the brokers converted
+// so far every interval: converting many brokers takes longer than their
+// timeout (a lease grant, a transaction and a revocation each), and the
+// first ones must not expire before the steady run begins.
+func convert(ctx context.Context, sys system, n int, interval time.Duration) error {
+	const chunk = 500
+	var done atomic.Int64
+	kctx, stop := context.WithCancel(ctx)
+	kept := make(chan error, 1)
+	go func() {
+		for kctx.Err() == nil {
+			sweep := time.Now()
+			if err := forEach(kctx, 0, int(done.Load()), 64, sys.beat); err != nil && kctx.Err() == nil {
+				kept <- err
+				return
+			}
+			select {
+			case <-kctx.Done():
+			case <-time.After(time.Until(sweep.Add(interval))):
+			}
+		}
+		kept <- nil
+	}()
+	var err error
+	for from := 0; from < n && err == nil; from += chunk {
+		to := min(from+chunk, n)
+		if err = forEach(ctx, from, to, 64, sys.beat); err == nil {
+			done.Store(int64(to))
+		}
+	}
+	stop()
+	if kerr := <-kept; err == nil {
+		err = kerr
+	}
+	return err
 }
