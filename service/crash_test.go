@@ -209,55 +209,48 @@ func TestNoFalseDeposal(t *testing.T) {
 	}
 }
 
-// TestCrashBetweenPolls: the master's process dies between two long
-// polls: the answered poll is not followed by another, and the master
-// fails over as if the poll had been abandoned.
-func TestCrashBetweenPolls(t *testing.T) {
-	rs, obs := crashReplicas(t, 1)
-	g := key("g")
-	m, s := listenBroker(t), listenBroker(t)
-	crashPair(t, rs[0], g, m.addr(), s.addr())
-	release := hold(t, rs[0], g, 1)
-	m.die()
-	release(service.EndAnswered)
-	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
-		t.Fatalf("suspicion %v, want confirmed", got)
+// TestMasterCrashMoments: however the master's process dies relative to
+// its polls and its listener, the crash is confirmed and the master fails
+// over once, with reason master-crashed.
+func TestMasterCrashMoments(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// crash ends the master's connection of r as its death does.
+		crash func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort)
+	}{
+		// The answered poll is not followed by another: after
+		// PollLinger it counts as abandoned.
+		{"between two polls", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) {
+			release := hold(t, r, g, 1)
+			m.die()
+			release(service.EndAnswered)
+		}},
+		// It polled again at once after an answer and died while the
+		// answered poll still lingered: the new poll's loss counts.
+		{"right after an answer", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) {
+			hold(t, r, g, 1)(service.EndAnswered)
+			next := r.Hold(g, 1)
+			m.die()
+			next(service.EndLost)
+		}},
+		// Its dying process still accepts one more connect on its port:
+		// the probe after it is refused.
+		{"while its listener closes", func(t *testing.T, r *replica, g ledgerless.GroupKey, m *brokerPort) {
+			release := hold(t, r, g, 1)
+			m.dying.Store(true)
+			release(service.EndLost)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, obs := crashReplicas(t, 1)
+			g := key("g")
+			m, s := listenBroker(t), listenBroker(t)
+			crashPair(t, rs[0], g, m.addr(), s.addr())
+			tc.crash(t, rs[0], g, m)
+			if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
+				t.Fatalf("suspicion %v, want confirmed", got)
+			}
+			assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
+		})
 	}
-	assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
-}
-
-// TestCrashRightAfterAnAnswer: the master polls again at once after an
-// answer and dies while the answered poll still lingers: the loss of the
-// new poll is the suspicion, at once, not swallowed by the linger.
-func TestCrashRightAfterAnAnswer(t *testing.T) {
-	rs, obs := crashReplicas(t, 1)
-	g := key("g")
-	m, s := listenBroker(t), listenBroker(t)
-	crashPair(t, rs[0], g, m.addr(), s.addr())
-	answered := hold(t, rs[0], g, 1)
-	answered(service.EndAnswered)
-	next := rs[0].Hold(g, 1)
-	m.die()
-	next(service.EndLost)
-	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
-		t.Fatalf("suspicion %v, want confirmed", got)
-	}
-	assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
-}
-
-// TestCrashWhileListenerCloses: the master's connection closes while its
-// dying process still accepts one more connect on its port: the probe
-// that follows is refused, and the crash is confirmed.
-func TestCrashWhileListenerCloses(t *testing.T) {
-	rs, obs := crashReplicas(t, 1)
-	g := key("g")
-	m, s := listenBroker(t), listenBroker(t)
-	crashPair(t, rs[0], g, m.addr(), s.addr())
-	release := hold(t, rs[0], g, 1)
-	m.dying.Store(true)
-	release(service.EndLost)
-	if got := obs.Outcomes(t, 1); got[0] != service.CrashConfirmed {
-		t.Fatalf("suspicion %v, want confirmed", got)
-	}
-	assertOneFailover(t, rs[0], g, ledgerless.ReasonCrashed)
 }

@@ -1,34 +1,16 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ledgerless/ledgerless/internal/logtest"
 )
-
-// lockedBuffer is a log destination for etcd's goroutines and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestEmbeddedLogsAndStopsFast: etcd's own lines come out through the
 // given slog logger, tagged component=etcd and without zap's JSON or
@@ -36,7 +18,7 @@ func (l *lockedBuffer) String() string {
 // although a gRPC client holds a watch and a lease keep-alive stream
 // open on the member (as a second replica on this etcd does).
 func TestEmbeddedLogsAndStopsFast(t *testing.T) {
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e, err := StartEmbedded(EmbeddedConfig{DataDir: t.TempDir(), Name: "stop", ClientURL: freeURL(t), PeerURL: freeURL(t),
 		StartTimeout: 30 * time.Second, UnsafeNoFsync: true, Logger: log, LogLevel: "info"})
