@@ -374,3 +374,30 @@ func TestReplicasSeeTheSameState(t *testing.T) {
 		t.Fatalf("clusters from r2: %+v %v", cs, err)
 	}
 }
+
+// TestLivenessEndedButLeaseLeftRevivesOnNextHeartbeat: a broker's
+// liveness ended by another replica (a resignation or a crash) whose
+// revocation of the lease failed: this replica, which renews that lease
+// for the broker's heartbeats, must not keep renewing it as if the broker
+// were alive; its next heartbeat makes the broker alive again.
+func TestLivenessEndedButLeaseLeftRevivesOnNextHeartbeat(t *testing.T) {
+	prefix := storetest.Prefix(t)
+	r1, r2 := startReplica(t, prefix, "r1"), startReplica(t, prefix, "r2")
+	g := key("left-lease")
+	register(t, r1, g, "m", time.Minute)
+	id := register(t, r1, g, "s", time.Minute)
+	heartbeat(t, r2, g, id, ledgerless.HeartbeatData{}) // r2 renews its lease from now on
+	// What endLiveness commits, with no revocation after it.
+	snap, err := r1.store.ReadGroup(ctxT(t), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.store.Txn(snap).EndAlive(id).Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool {
+		heartbeat(t, r2, g, id, ledgerless.HeartbeatData{})
+		b, _ := group(t, r1, g).Broker(id)
+		return b.Alive
+	})
+}

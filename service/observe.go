@@ -41,8 +41,13 @@ func endSpan(span trace.Span, st ledgerless.State, err error) {
 
 // leaseLost is called for every broker lease that the watch saw go away:
 // it records the loss as a span of its own and asks the elector to check
-// the group; an election that follows links to that span.
+// the group; an election that follows links to that span. It also drops
+// this replica's cached copy of the broker: its liveness may have been
+// ended by another replica whose revocation of the lease failed, and
+// renewing that lease would keep a heartbeating broker dead; the next
+// heartbeat reads the broker again and makes it alive.
 func (s *Service) leaseLost(c store.Change) {
+	s.forget(c.Group, c.BrokerID)
 	_, span := tracing.Start(context.Background(), s.tracer, "ledgerless.lease-lost")
 	if span.IsRecording() {
 		span.SetAttributes(tracing.GroupAttributes(c.Group)...)
