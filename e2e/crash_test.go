@@ -178,16 +178,16 @@ func TestNoFalseCrash(t *testing.T) {
 	t.Log("the masters switch replicas")
 	// replicas are the addresses by which p's broker reaches each replica:
 	// a RocketMQ-protocol broker reaches them through c.links.
+	var hosts, linked []string
+	for _, u := range c.urls {
+		hosts = append(hosts, strings.TrimPrefix(u, "http://"))
+	}
+	for _, l := range c.links {
+		linked = append(linked, l.addr)
+	}
 	replicas := func(p *proxy) []string {
-		var hosts, links []string
-		for i, u := range c.urls {
-			hosts = append(hosts, strings.TrimPrefix(u, "http://"))
-			if i < len(c.links) {
-				links = append(links, c.links[i].addr)
-			}
-		}
-		if slices.Contains(links, p.targetNow()) {
-			return links
+		if slices.Contains(linked, p.targetNow()) {
+			return linked
 		}
 		return hosts
 	}

@@ -297,7 +297,7 @@ func (s *Service) learn(k memberKey) {
 		}
 		ctx, cancel := context.WithTimeout(c.ctx, suspectTimeout)
 		m, _, err := s.store.ReadMember(ctx, k.group, k.id)
-		if err == nil && probeOnce(ctx, m.Broker.Address) == probeAnswered {
+		if err == nil && probeAnswers(ctx, m.Broker.Address) {
 			cancel()
 			c.mu.Lock()
 			c.reachable[k] = m.Broker.Address
@@ -412,10 +412,10 @@ const (
 	probeRefused                     // the host refused: nothing listens on the port
 )
 
-// probeOnce connects to addr and closes the connection at once.
-func probeOnce(ctx context.Context, addr string) probeResult {
+// probeAnswers reports whether a connect to addr is answered.
+func probeAnswers(ctx context.Context, addr string) bool {
 	res, _ := probe(ctx, addr)
-	return res
+	return res == probeAnswered
 }
 
 // probeSettled probes addr, again a few times at short intervals while

@@ -245,14 +245,7 @@ func (s *Service) acquire(ctx context.Context, g ledgerless.GroupKey, id int64) 
 	case e.lock <- struct{}{}:
 	case <-ctx.Done():
 		s.mu.Lock()
-		if e.users--; e.users == 0 {
-			// Nobody holds or waits for the entry: its lock is free.
-			e.lock <- struct{}{}
-			if e.m == nil || e.stale {
-				delete(s.members, k)
-			}
-			<-e.lock
-		}
+		s.unuseLocked(e)
 		s.mu.Unlock()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("broker %d of %s: %w: %w", id, g, ledgerless.ErrUnavailable, ctx.Err())
@@ -271,12 +264,17 @@ func (s *Service) acquire(ctx context.Context, g ledgerless.GroupKey, id int64) 
 // for is dropped.
 func (s *Service) release(e *memberEntry) {
 	s.mu.Lock()
-	e.users--
-	if e.users == 0 && (e.m == nil || e.stale) {
-		delete(s.members, e.key)
-	}
+	s.unuseLocked(e)
 	s.mu.Unlock()
 	<-e.lock
+}
+
+// unuseLocked drops one user of e, and e itself once it caches nothing
+// and nobody holds or waits for it. s.mu is held.
+func (s *Service) unuseLocked(e *memberEntry) {
+	if e.users--; e.users == 0 && (e.m == nil || e.stale) {
+		delete(s.members, e.key)
+	}
 }
 
 // forget drops the cached member of broker id, after a change made

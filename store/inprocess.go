@@ -66,9 +66,7 @@ type kvClient struct {
 }
 
 func (c kvClient) Range(ctx context.Context, r *pb.RangeRequest, opts ...grpc.CallOption) (*pb.RangeResponse, error) {
-	return retried(ctx, func(ctx context.Context) (*pb.RangeResponse, error) {
-		return call(ctx, c.in, "KV", "Range", func(ctx context.Context) (*pb.RangeResponse, error) { return c.KVClient.Range(ctx, r, opts...) })
-	})
+	return callRetried(ctx, c.in, "KV", "Range", func(ctx context.Context) (*pb.RangeResponse, error) { return c.KVClient.Range(ctx, r, opts...) })
 }
 
 func (c kvClient) Put(ctx context.Context, r *pb.PutRequest, opts ...grpc.CallOption) (*pb.PutResponse, error) {
@@ -82,13 +80,11 @@ func (c kvClient) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest, opt
 }
 
 func (c kvClient) Txn(ctx context.Context, r *pb.TxnRequest, opts ...grpc.CallOption) (*pb.TxnResponse, error) {
-	txn := func(ctx context.Context) (*pb.TxnResponse, error) {
-		return call(ctx, c.in, "KV", "Txn", func(ctx context.Context) (*pb.TxnResponse, error) { return c.KVClient.Txn(ctx, r, opts...) })
-	}
+	txn := func(ctx context.Context) (*pb.TxnResponse, error) { return c.KVClient.Txn(ctx, r, opts...) }
 	if !repeatableTxn(r) {
-		return txn(ctx)
+		return call(ctx, c.in, "KV", "Txn", txn)
 	}
-	return retried(ctx, txn)
+	return callRetried(ctx, c.in, "KV", "Txn", txn)
 }
 
 type leaseClient struct {
@@ -97,18 +93,14 @@ type leaseClient struct {
 }
 
 func (c leaseClient) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest, opts ...grpc.CallOption) (*pb.LeaseGrantResponse, error) {
-	return retried(ctx, func(ctx context.Context) (*pb.LeaseGrantResponse, error) {
-		return call(ctx, c.in, "Lease", "LeaseGrant", func(ctx context.Context) (*pb.LeaseGrantResponse, error) {
-			return c.LeaseClient.LeaseGrant(ctx, r, opts...)
-		})
+	return callRetried(ctx, c.in, "Lease", "LeaseGrant", func(ctx context.Context) (*pb.LeaseGrantResponse, error) {
+		return c.LeaseClient.LeaseGrant(ctx, r, opts...)
 	})
 }
 
 func (c leaseClient) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest, opts ...grpc.CallOption) (*pb.LeaseRevokeResponse, error) {
-	return retried(ctx, func(ctx context.Context) (*pb.LeaseRevokeResponse, error) {
-		return call(ctx, c.in, "Lease", "LeaseRevoke", func(ctx context.Context) (*pb.LeaseRevokeResponse, error) {
-			return c.LeaseClient.LeaseRevoke(ctx, r, opts...)
-		})
+	return callRetried(ctx, c.in, "Lease", "LeaseRevoke", func(ctx context.Context) (*pb.LeaseRevokeResponse, error) {
+		return c.LeaseClient.LeaseRevoke(ctx, r, opts...)
 	})
 }
 
@@ -118,10 +110,8 @@ type maintenanceClient struct {
 }
 
 func (c maintenanceClient) Status(ctx context.Context, r *pb.StatusRequest, opts ...grpc.CallOption) (*pb.StatusResponse, error) {
-	return retried(ctx, func(ctx context.Context) (*pb.StatusResponse, error) {
-		return call(ctx, c.in, "Maintenance", "Status", func(ctx context.Context) (*pb.StatusResponse, error) {
-			return c.MaintenanceClient.Status(ctx, r, opts...)
-		})
+	return callRetried(ctx, c.in, "Maintenance", "Status", func(ctx context.Context) (*pb.StatusResponse, error) {
+		return c.MaintenanceClient.Status(ctx, r, opts...)
 	})
 }
 
@@ -131,9 +121,7 @@ type clusterClient struct {
 }
 
 func (c clusterClient) MemberList(ctx context.Context, r *pb.MemberListRequest, opts ...grpc.CallOption) (*pb.MemberListResponse, error) {
-	return retried(ctx, func(ctx context.Context) (*pb.MemberListResponse, error) {
-		return call(ctx, c.in, "Cluster", "MemberList", func(ctx context.Context) (*pb.MemberListResponse, error) {
-			return c.ClusterClient.MemberList(ctx, r, opts...)
-		})
+	return callRetried(ctx, c.in, "Cluster", "MemberList", func(ctx context.Context) (*pb.MemberListResponse, error) {
+		return c.ClusterClient.MemberList(ctx, r, opts...)
 	})
 }

@@ -112,13 +112,13 @@ func retryInterceptor(ctx context.Context, method string, req, reply any, cc *gr
 	return invoke(ctx)
 }
 
-// retried is f repeated through transient failures, for the in-process
-// client's safe requests.
-func retried[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+// callRetried is call, repeated through transient failures: the
+// in-process client's safe requests.
+func callRetried[T any](ctx context.Context, in instrument, service, method string, f func(context.Context) (T, error)) (T, error) {
 	var resp T
 	err := retry(ctx, func(ctx context.Context) error {
 		var err error
-		resp, err = f(ctx)
+		resp, err = call(ctx, in, service, method, f)
 		return err
 	})
 	return resp, err
